@@ -1,0 +1,14 @@
+"""The `toolscale` command line: one sub-command per stage, each a thin wrapper over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from toolscale.commands import examples, spec
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verified tool-use data for tool orchestrators.")
+app.add_typer(spec.app, name="spec")
+app.command("examples")(examples.run_examples)
+
+if __name__ == "__main__":
+    app()

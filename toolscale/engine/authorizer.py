@@ -1,0 +1,73 @@
+"""The SQLite authorizer: spec SQL may only SELECT, INSERT, UPDATE and DELETE the domain's own tables.
+
+SQLite consults the authorizer while it compiles each statement, so a statement a spec should never
+run (DDL, ATTACH, PRAGMA, reads of sqlite_master or of the engine's tables) is refused before it
+executes, whether or not the spec passed validation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from toolscale.engine.schema import CHANGE_LOG, TRIGGER_PREFIX
+
+Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
+
+# Table-valued JSON functions let a tool bind a list argument as JSON text and iterate over it.
+JSON_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})
+
+# Functions that would make a tool's outcome depend on something other than the database state.
+FORBIDDEN_FUNCTIONS = frozenset({"random", "randomblob", "load_extension", "changes", "total_changes", "last_insert_rowid"})
+
+_DATA_ACTIONS = {
+    sqlite3.SQLITE_INSERT: "INSERT",
+    sqlite3.SQLITE_UPDATE: "UPDATE",
+    sqlite3.SQLITE_DELETE: "DELETE",
+    sqlite3.SQLITE_READ: "READ",
+}
+
+# Authorizer action codes by name, for messages that say what was refused.
+ACTION_NAMES = {
+    value: name.removeprefix("SQLITE_")
+    for name, value in vars(sqlite3).items()
+    if name.startswith("SQLITE_") and isinstance(value, int) and name not in {"SQLITE_OK", "SQLITE_DENY", "SQLITE_IGNORE"}
+}
+
+
+@dataclass
+class DomainAuthorizer:
+    """Allows spec statements to touch `tables` only; records the first refusal for error messages.
+
+    `privileged` is switched on by the engine around its own bookkeeping statements (savepoints,
+    change-log reads). The change-log triggers may always write the change log.
+    """
+
+    tables: Collection[str]
+    privileged: bool = False
+    refusal: str | None = field(default=None)
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None) -> int:
+        if self.privileged:
+            return sqlite3.SQLITE_OK
+        reason = self._refusal_reason(action, arg1, arg2, trigger)
+        if reason is None:
+            return sqlite3.SQLITE_OK
+        self.refusal = reason
+        return sqlite3.SQLITE_DENY
+
+    def _refusal_reason(self, action: int, arg1: str | None, arg2: str | None, trigger: str | None) -> str | None:
+        if action == sqlite3.SQLITE_SELECT or action == sqlite3.SQLITE_RECURSIVE:
+            return None
+        if action == sqlite3.SQLITE_FUNCTION:
+            return f"function {arg2}() is not allowed" if (arg2 or "").lower() in FORBIDDEN_FUNCTIONS else None
+        if action in _DATA_ACTIONS:
+            if arg1 in self.tables:
+                return None
+            if action == sqlite3.SQLITE_READ and arg1 in JSON_TABLE_FUNCTIONS:
+                return None
+            if action == sqlite3.SQLITE_INSERT and arg1 == CHANGE_LOG and (trigger or "").startswith(TRIGGER_PREFIX):
+                return None
+            return f"{_DATA_ACTIONS[action]} on table {arg1!r} is not allowed (not a table of this domain)"
+        return f"{ACTION_NAMES.get(action, str(action))} statements are not allowed"

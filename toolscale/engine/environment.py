@@ -1,0 +1,280 @@
+"""An episode: tool calls on a private copy of a domain database.
+
+`call` never raises for a bad call: an unknown tool, arguments that fail the tool's schema, a failed
+precondition or a violated constraint all come back as an error observation, and a failed call
+leaves the database exactly as it was (each write call runs inside its own savepoint).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from toolscale.engine import state
+from toolscale.engine.authorizer import DomainAuthorizer
+from toolscale.engine.schema import CHANGE_LOG
+from toolscale.engine.tools import DECODERS, CompiledTool, ValueDecoder, openai_tool, render_message
+
+if TYPE_CHECKING:
+    from toolscale.engine.database import DomainDatabase
+
+RowKey = tuple[str, int]  # (table, rowid)
+RowDiff = dict[str, dict[str, Any] | None]
+StateDiff = dict[str, dict[str, RowDiff]]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a tool call returns: its JSON output, or the error the agent is shown."""
+
+    ok: bool
+    output: Any = None
+    error: str | None = None
+
+    @property
+    def content(self) -> str:
+        """The text the agent sees."""
+        return json.dumps(self.output, ensure_ascii=False) if self.ok else f"Error: {self.error}"
+
+
+class _CallFailed(Exception):
+    """Internal: a call failed with a message for the agent; the savepoint is rolled back."""
+
+
+@dataclass(frozen=True)
+class _TableLayout:
+    columns: str  # comma-separated column list in declared order
+    primary_key_index: int
+    decoders: tuple[ValueDecoder, ...]
+    names: tuple[str, ...]
+
+
+class Environment:
+    def __init__(self, database: DomainDatabase) -> None:
+        spec = database.spec
+        self.spec = spec
+        self.tools: Mapping[str, CompiledTool] = database.tools
+        self._check_messages = {check.name: check.message for table in spec.tables for check in table.checks}
+        self._clock = {"now": spec.clock.isoformat(), "today": spec.clock.date().isoformat()}
+        self._layouts = {
+            table.name: _TableLayout(
+                columns=", ".join(column.name for column in table.columns),
+                primary_key_index=next(i for i, column in enumerate(table.columns) if column.primary_key),
+                decoders=tuple(DECODERS[column.type] for column in table.columns),
+                names=tuple(column.name for column in table.columns),
+            )
+            for table in spec.tables
+        }
+        self._digest_sums = dict(database.digest_sums)
+        # The image of every row touched this episode as it was when the episode began (None: absent).
+        self._baseline: dict[RowKey, state.Row | None] = {}
+        self._result_decoders: dict[str, tuple[tuple[str, ...], tuple[ValueDecoder, ...]]] = {}
+
+        self._authorizer = DomainAuthorizer(tables=frozenset(self._layouts))
+        self._connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._connection.deserialize(database.image)
+        self._connection.execute("PRAGMA foreign_keys = ON")
+        # Instantiating the JSON table functions touches the schema; do it before the authorizer is on.
+        self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
+        self._connection.set_authorizer(self._authorizer)
+
+    # -- tool calls ---------------------------------------------------------------------------
+
+    def call(self, name: str, arguments: Mapping[str, Any] | str | None = None) -> Observation:
+        tool = self.tools.get(name)
+        if tool is None:
+            return Observation(ok=False, error=f"Unknown tool {name!r}. Available tools: {', '.join(sorted(self.tools))}")
+        if arguments is None:
+            arguments = {}
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except json.JSONDecodeError as error:
+                return Observation(ok=False, error=f"Arguments of {name} are not valid JSON: {error}")
+        problem = tool.argument_error(arguments)
+        if problem is not None:
+            return Observation(ok=False, error=f"Invalid arguments for {name}: {problem}")
+        assert isinstance(arguments, Mapping)
+        parameters = tool.bind(arguments) | self._clock
+        if not tool.writes:
+            try:
+                self._check_preconditions(tool, parameters, arguments)
+                return Observation(ok=True, output=self._result(tool, parameters))
+            except _CallFailed as failure:
+                return Observation(ok=False, error=str(failure))
+            except (sqlite3.Error, OverflowError, UnicodeError) as error:
+                return Observation(ok=False, error=self._describe(error))
+        return self._write(tool, parameters, arguments)
+
+    def _write(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> Observation:
+        self._engine_sql("SAVEPOINT tool_call")
+        try:
+            self._check_preconditions(tool, parameters, arguments)
+            self._generate_ids(tool, parameters)
+            for effect in tool.spec.effects:
+                self._connection.execute(effect, parameters)
+            output = self._result(tool, parameters)
+        except _CallFailed as failure:
+            self._rollback()
+            return Observation(ok=False, error=str(failure))
+        except (sqlite3.Error, OverflowError, UnicodeError) as error:
+            self._rollback()
+            return Observation(ok=False, error=self._describe(error))
+        self._engine_sql("RELEASE tool_call")
+        self._absorb_changes()
+        return Observation(ok=True, output=output)
+
+    def _generate_ids(self, tool: CompiledTool, parameters: dict[str, Any]) -> None:
+        """Ids for the rows this call inserts; several ids for one table take consecutive numbers."""
+        next_seq: dict[str, int] = {}
+        for parameter, generated in tool.spec.generated_ids.items():
+            if generated.table not in next_seq:
+                (first,) = self._connection.execute(f"SELECT COALESCE(MAX(rowid), 0) + 1 FROM {generated.table}").fetchone()
+                next_seq[generated.table] = first
+            parameters[parameter] = generated.pattern.format(seq=next_seq[generated.table])
+            next_seq[generated.table] += 1
+
+    def _check_preconditions(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> None:
+        for precondition in tool.spec.preconditions:
+            if self._connection.execute(precondition.query, parameters).fetchone() is None:
+                raise _CallFailed(render_message(precondition.error, arguments))
+
+    def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
+        result = tool.spec.result
+        if result is None:
+            return None
+        cursor = self._connection.execute(result.query, parameters)
+        names = tuple(column[0] for column in cursor.description)
+        cached = self._result_decoders.get(tool.name)
+        if cached is None or cached[0] != names:
+            cached = (names, tool.decoders_for(names))
+            self._result_decoders[tool.name] = cached
+        decoders = cached[1]
+        if result.shape == "value":
+            row = cursor.fetchone()
+            return None if row is None else decoders[0](row[0])
+        if result.shape == "row":
+            row = cursor.fetchone()
+            return None if row is None else {n: d(v) for n, d, v in zip(names, decoders, row, strict=True)}
+        return [{n: d(v) for n, d, v in zip(names, decoders, row, strict=True)} for row in cursor]
+
+    def _rollback(self) -> None:
+        self._engine_sql("ROLLBACK TO tool_call")
+        self._engine_sql("RELEASE tool_call")
+
+    def _engine_sql(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        self._authorizer.privileged = True
+        try:
+            return self._connection.execute(sql, parameters).fetchall()
+        finally:
+            self._authorizer.privileged = False
+
+    def _describe(self, error: Exception) -> str:
+        message = str(error)
+        if isinstance(error, sqlite3.IntegrityError) and message.startswith("CHECK constraint failed: "):
+            check = message.removeprefix("CHECK constraint failed: ")
+            return self._check_messages.get(check, message)
+        if isinstance(error, sqlite3.IntegrityError):
+            return f"Constraint violated: {message}"
+        if self._authorizer.refusal is not None and "not authorized" in message:
+            refusal, self._authorizer.refusal = self._authorizer.refusal, None
+            return f"Statement refused: {refusal}"
+        return f"Database error: {message}"
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _absorb_changes(self) -> None:
+        """Fold the rows the last call touched into the digest sums and the episode baseline."""
+        entries = self._engine_sql(f"SELECT * FROM {CHANGE_LOG} ORDER BY seq")
+        if not entries:
+            return
+        self._engine_sql(f"DELETE FROM {CHANGE_LOG}")
+        before: dict[RowKey, state.Row | None] = {}
+        for _seq, table, old_rowid, new_rowid, *values in entries:
+            if old_rowid is not None and (table, old_rowid) not in before:
+                width = len(self._layouts[table].names)
+                before[(table, old_rowid)] = tuple(values[:width])
+            if new_rowid is not None and (table, new_rowid) not in before:
+                before[(table, new_rowid)] = None
+        for key, old_image in before.items():
+            table = key[0]
+            new_image = self._current_row(key)
+            delta = (state.row_digest(table, new_image) if new_image is not None else 0) - (
+                state.row_digest(table, old_image) if old_image is not None else 0
+            )
+            self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
+            self._baseline.setdefault(key, old_image)
+
+    def _current_row(self, key: RowKey) -> state.Row | None:
+        table, rowid = key
+        rows = self._engine_sql(f"SELECT {self._layouts[table].columns} FROM {table} WHERE rowid = ?", (rowid,))
+        return tuple(rows[0]) if rows else None
+
+    def state_hash(self) -> str:
+        """The canonical hash of the current state; equal states have equal hashes, whatever the path."""
+        return state.state_hash(self._digest_sums)
+
+    def rescanned_state_hash(self) -> str:
+        """The state hash from a full scan of every table: an audit of the incremental `state_hash`."""
+        sums = {}
+        for table, layout in self._layouts.items():
+            rows = self._engine_sql(f"SELECT {layout.columns} FROM {table}")
+            sums[table] = state.table_digest_sum(table, rows)
+        return state.state_hash(sums)
+
+    def state_diff(self) -> StateDiff:
+        """Rows that differ from the episode's start, per table and primary key: {"before", "after"}."""
+        before: dict[str, dict[str, state.Row]] = {}
+        after: dict[str, dict[str, state.Row]] = {}
+        for key, old_image in self._baseline.items():
+            table = key[0]
+            pk = self._layouts[table].primary_key_index
+            if old_image is not None:
+                before.setdefault(table, {})[str(old_image[pk])] = old_image
+            new_image = self._current_row(key)
+            if new_image is not None:
+                after.setdefault(table, {})[str(new_image[pk])] = new_image
+        diff: StateDiff = {}
+        for table in sorted(set(before) | set(after)):
+            old_rows, new_rows = before.get(table, {}), after.get(table, {})
+            changed = {
+                key: {"before": self._decode(table, old_rows.get(key)), "after": self._decode(table, new_rows.get(key))}
+                for key in sorted(set(old_rows) | set(new_rows))
+                if old_rows.get(key) != new_rows.get(key)
+            }
+            if changed:
+                diff[table] = changed
+        return diff
+
+    def _decode(self, table: str, row: state.Row | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        layout = self._layouts[table]
+        return {name: decode(value) for name, decode, value in zip(layout.names, layout.decoders, row, strict=True)}
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
+        self._engine_sql("SAVEPOINT query")
+        try:
+            return self._connection.execute(sql, parameters).fetchall()
+        finally:
+            self._engine_sql("ROLLBACK TO query")
+            self._engine_sql("RELEASE query")
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        return [openai_tool(tool.spec) for tool in self.tools.values()]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,110 @@
+"""From a domain spec to SQL tables (through SQLAlchemy) and the engine's change-log triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from toolscale.spec.models import Column, ColumnType, DomainSpec, Table
+
+# Tables the engine owns inside every domain database; spec names cannot start with '_'.
+CHANGE_LOG = "_toolscale_log"
+META_TABLE = "_toolscale_meta"
+TRIGGER_PREFIX = "_toolscale_"
+
+# Dates, datetimes and JSON are stored as TEXT: SQLite gives a declared DATE column NUMERIC
+# affinity, which would turn a value like '2024' into an integer.
+_SQL_TYPES: dict[ColumnType, type[sa.types.TypeEngine[object]]] = {
+    "text": sa.Text,
+    "integer": sa.Integer,
+    "real": sa.Float,
+    "boolean": sa.Integer,
+    "date": sa.Text,
+    "datetime": sa.Text,
+    "json": sa.Text,
+}
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _column(column: Column) -> sa.Column[object]:
+    constraints: list[sa.SchemaItem] = []
+    if column.references:
+        constraints.append(sa.ForeignKey(column.references))
+    if column.type == "boolean":
+        constraints.append(sa.CheckConstraint(f"{column.name} IN (0, 1)", name=f"{column.name}_is_boolean"))
+    if column.enum is not None:
+        allowed = ", ".join(_sql_literal(value) for value in column.enum)
+        constraints.append(sa.CheckConstraint(f"{column.name} IN ({allowed})", name=f"{column.name}_in_enum"))
+    return sa.Column(
+        column.name,
+        _SQL_TYPES[column.type](),
+        *constraints,
+        primary_key=column.primary_key,
+        nullable=column.nullable and not column.primary_key,
+        unique=column.unique and not column.primary_key,
+        # An INTEGER PRIMARY KEY is SQLite's rowid alias; AUTOINCREMENT would add a bookkeeping table.
+        autoincrement=False,
+    )
+
+
+def _table(metadata: sa.MetaData, table: Table) -> sa.Table:
+    checks = [sa.CheckConstraint(check.expression, name=check.name) for check in table.checks]
+    return sa.Table(table.name, metadata, *(_column(column) for column in table.columns), *checks)
+
+
+def metadata_for(spec: DomainSpec) -> sa.MetaData:
+    """SQLAlchemy metadata of the spec's tables plus the engine's own bookkeeping tables."""
+    metadata = sa.MetaData()
+    for table in spec.tables:
+        _table(metadata, table)
+    width = max(len(table.columns) for table in spec.tables)
+    # BLOB columns have no type affinity in SQLite: each logged value keeps its storage class.
+    sa.Table(
+        CHANGE_LOG,
+        metadata,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("tbl", sa.Text, nullable=False),
+        sa.Column("old_rowid", sa.Integer),
+        sa.Column("new_rowid", sa.Integer),
+        *(sa.Column(f"v{i}", sa.LargeBinary) for i in range(width)),
+    )
+    sa.Table(
+        META_TABLE,
+        metadata,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    return metadata
+
+
+def change_log_triggers(spec: DomainSpec) -> Iterator[str]:
+    """Triggers that record every row a statement inserts, updates or deletes, with its old values.
+
+    They let the Environment keep the state hash and diff up to date from the rows a call touched,
+    never from a scan of the database.
+    """
+    for table in spec.tables:
+        names = [column.name for column in table.columns]
+        value_columns = ", ".join(f"v{i}" for i in range(len(names)))
+        old_values = ", ".join(f"OLD.{name}" for name in names)
+        log = f"INSERT INTO {CHANGE_LOG} (tbl, old_rowid, new_rowid"
+        yield (
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_insert AFTER INSERT ON {table.name} "
+            f"BEGIN {log}) VALUES ('{table.name}', NULL, NEW.rowid); END"
+        )
+        yield (
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_update AFTER UPDATE ON {table.name} "
+            f"BEGIN {log}, {value_columns}) VALUES ('{table.name}', OLD.rowid, NEW.rowid, {old_values}); END"
+        )
+        yield (
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_delete AFTER DELETE ON {table.name} "
+            f"BEGIN {log}, {value_columns}) VALUES ('{table.name}', OLD.rowid, NULL, {old_values}); END"
+        )

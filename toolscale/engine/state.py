@@ -1,0 +1,36 @@
+"""Canonical database state: an order-independent hash built from per-row digests.
+
+The state of a table is the multiset of its rows. Each row is serialized canonically (declared
+column order, JSON with shortest round-trip floats, so 1 and 1.0 differ) and digested; a table's
+digest sum is the sum of its row digests modulo 2**256 (an additive multiset hash). Row order,
+rowids and insertion history do not enter it, and a change of k rows updates it in O(k).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+SqlValue = int | float | str | bytes | None
+Row = tuple[SqlValue, ...]
+
+MODULUS = 1 << 256
+
+
+def row_digest(table: str, row: Sequence[SqlValue]) -> int:
+    encoded = json.dumps([table, *row], ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return int.from_bytes(hashlib.blake2b(encoded.encode(), digest_size=32).digest(), "big")
+
+
+def table_digest_sum(table: str, rows: Iterable[Sequence[SqlValue]]) -> int:
+    total = 0
+    for row in rows:
+        total += row_digest(table, row)
+    return total % MODULUS
+
+
+def state_hash(digest_sums: Mapping[str, int]) -> str:
+    """The hex SHA-256 of every table's digest sum, tables in name order."""
+    lines = "".join(f"{table}:{digest_sums[table]:064x}\n" for table in sorted(digest_sums))
+    return hashlib.sha256(lines.encode()).hexdigest()

@@ -1,0 +1,285 @@
+"""Semantic checks of a spec that its shape cannot express.
+
+Every SQL statement is compiled against the declared schema in an empty in-memory database, under
+an authorizer that records what the statement reads and writes; nothing of the spec is executed
+beyond the result queries, which run on empty tables to learn their column names.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from toolscale.engine.authorizer import FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
+from toolscale.engine.schema import metadata_for
+from toolscale.engine.tools import column_types_by_name
+from toolscale.spec.models import Column, DomainSpec, Table, Tool
+
+Location = tuple[str | int, ...]
+Problem = tuple[Location, str]
+
+CLOCK_PARAMETERS = frozenset({"now", "today"})
+_READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+_WRITE_ACTIONS = {sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE", sqlite3.SQLITE_DELETE: "DELETE"}
+# A wall-clock read such as date('now') would make tool outcomes depend on when they run.
+_WALL_CLOCK = re.compile(r"'\s*now\s*'", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class _RecordedParameters(dict[str, Any]):
+    """Binds NULL to every named parameter and remembers the names SQLite asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __missing__(self, key: str) -> None:
+        self.names.append(key)
+        return None
+
+
+@dataclass
+class _Compiled:
+    reads: set[str] = field(default_factory=set)
+    writes: dict[str, set[str]] = field(default_factory=dict)  # table -> {"INSERT", ...}
+    other: list[str] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class _Compiler:
+    """Compiles statements against the spec's empty schema and records what they touch."""
+
+    def __init__(self, spec: DomainSpec) -> None:
+        self.tables = {table.name for table in spec.tables}
+        # Statement caching off: the authorizer only sees statements SQLite prepares, and a cached
+        # statement is not prepared again.
+        self._engine = sa.create_engine("sqlite://", poolclass=StaticPool, connect_args={"cached_statements": 0})
+        with self._engine.begin() as connection:
+            metadata_for(spec).create_all(connection)
+            raw = connection.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        self._connection = raw
+        self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
+        self._recording: _Compiled | None = None
+        self._connection.set_authorizer(self._record)
+
+    def _record(self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+        compiled = self._recording
+        if compiled is None:
+            return sqlite3.SQLITE_OK
+        if action in _WRITE_ACTIONS and arg1 is not None:
+            compiled.writes.setdefault(arg1, set()).add(_WRITE_ACTIONS[action])
+        elif action == sqlite3.SQLITE_READ and arg1 is not None:
+            compiled.reads.add(arg1)
+        elif action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in FORBIDDEN_FUNCTIONS:
+            compiled.other.append(f"function {arg2}() is not allowed")
+        elif action not in _READ_ACTIONS:
+            compiled.other.append(f"action {action} is not allowed")
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    def compile(self, sql: str, *, run_for_columns: bool = False) -> _Compiled:
+        compiled = _Compiled()
+        parameters = _RecordedParameters()
+        self._recording = compiled
+        try:
+            self._connection.execute("EXPLAIN " + sql, parameters).fetchall()
+            compiled.parameters = list(dict.fromkeys(parameters.names))
+            if run_for_columns and not compiled.writes and not compiled.other:
+                cursor = self._connection.execute(sql, _RecordedParameters())
+                compiled.columns = tuple(column[0] for column in cursor.description or ())
+                cursor.fetchall()
+        except (sqlite3.Error, sqlite3.Warning) as error:
+            compiled.error = str(error)
+        finally:
+            self._recording = None
+        if _WALL_CLOCK.search(sql):
+            compiled.other.append("reads the wall clock ('now'); use the :now or :today parameter instead")
+        return compiled
+
+    def close(self) -> None:
+        self._connection.close()
+        self._engine.dispose()
+
+
+def check_spec(spec: DomainSpec) -> list[Problem]:
+    """Every semantic problem of a shape-valid spec, each with its location inside the spec."""
+    problems = list(_check_names(spec))
+    problems += _check_tables(spec)
+    problems += _check_caller(spec)
+    if problems:
+        # Statements cannot be compiled against a schema that is itself broken.
+        return problems
+    compiler = _Compiler(spec)
+    try:
+        for index, table in enumerate(spec.tables):
+            problems += _check_table_checks(compiler, table, ("tables", index))
+        types_by_name = column_types_by_name(spec)
+        for index, tool in enumerate(spec.tools):
+            problems += _check_tool(compiler, spec, tool, ("tools", index), types_by_name)
+    finally:
+        compiler.close()
+    return problems
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    return {name for name in names if names.count(name) > 1}
+
+
+def _check_names(spec: DomainSpec) -> Iterator[Problem]:
+    for name in _duplicates([table.name for table in spec.tables]):
+        yield ("tables",), f"table {name!r} is declared more than once"
+    for name in _duplicates([tool.name for tool in spec.tools]):
+        yield ("tools",), f"tool {name!r} is declared more than once"
+    check_names = [check.name for table in spec.tables for check in table.checks]
+    for name in _duplicates(check_names):
+        yield ("tables",), f"check {name!r} is declared more than once (check names are unique per domain)"
+    for index, table in enumerate(spec.tables):
+        for name in _duplicates([column.name for column in table.columns]):
+            yield ("tables", index, "columns"), f"column {name!r} is declared more than once in table {table.name!r}"
+
+
+def _enum_value_fits(column: Column, value: object) -> bool:
+    if column.type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if column.type == "real":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if column.type == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _check_tables(spec: DomainSpec) -> Iterator[Problem]:
+    for index, table in enumerate(spec.tables):
+        keys = [column.name for column in table.columns if column.primary_key]
+        if len(keys) != 1:
+            yield ("tables", index, "columns"), f"table {table.name!r} needs exactly one primary key column, has {len(keys)}"
+        for column_index, column in enumerate(table.columns):
+            where: Location = ("tables", index, "columns", column_index)
+            if column.enum is not None:
+                for value_index, value in enumerate(column.enum):
+                    if not _enum_value_fits(column, value):
+                        yield (*where, "enum", value_index), f"value {value!r} does not fit column type {column.type!r}"
+            if column.references is None:
+                continue
+            target_table, target_column = column.references.split(".")
+            target = spec.table(target_table)
+            referenced = target.column(target_column) if target else None
+            if target is None:
+                yield (*where, "references"), f"references unknown table {target_table!r}"
+            elif referenced is None:
+                yield (*where, "references"), f"references unknown column {target_column!r} of table {target_table!r}"
+            elif not (referenced.primary_key or referenced.unique):
+                yield (*where, "references"), f"references {column.references}, which is neither a primary key nor unique"
+            elif referenced.type != column.type:
+                yield (*where, "references"), f"type {column.type!r} differs from {column.references}'s type {referenced.type!r}"
+
+
+def _check_caller(spec: DomainSpec) -> Iterator[Problem]:
+    table = spec.table(spec.caller.table)
+    if table is None:
+        yield ("caller", "table"), f"unknown table {spec.caller.table!r}"
+        return
+    for index, name in enumerate(spec.caller.known):
+        if table.column(name) is None:
+            yield ("caller", "known", index), f"table {table.name!r} has no column {name!r}"
+
+
+def _check_table_checks(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:
+    for index, check in enumerate(table.checks):
+        compiled = compiler.compile(f"SELECT 1 FROM {table.name} WHERE ({check.expression})")
+        location = (*where, "checks", index, "expression")
+        if compiled.error:
+            yield location, f"does not compile: {compiled.error}"
+        elif compiled.other or compiled.parameters:
+            yield location, "must be a plain expression over the table's columns"
+        elif compiled.reads - {table.name}:
+            yield location, f"reads other tables {sorted(compiled.reads - {table.name})}; a CHECK sees only its own row"
+
+
+def _placeholders(template: str) -> list[str]:
+    return [match.group(1) for match in _PLACEHOLDER.finditer(template)]
+
+
+def _check_tool(
+    compiler: _Compiler, spec: DomainSpec, tool: Tool, where: Location, types_by_name: dict[str, set[Any]]
+) -> Iterator[Problem]:
+    declared = set(tool.parameters.properties)
+    for index, name in enumerate(tool.parameters.required):
+        if name not in declared:
+            yield (*where, "parameters", "required", index), f"required parameter {name!r} is not declared in properties"
+    if tool.kind == "read" and tool.effects:
+        yield (*where, "effects"), f"read tool {tool.name!r} must not have effects"
+    if tool.kind == "read" and tool.generated_ids:
+        yield (*where, "generated_ids"), f"read tool {tool.name!r} cannot generate ids"
+    if tool.kind == "write" and not tool.effects:
+        yield (*where, "effects"), f"write tool {tool.name!r} needs at least one effect"
+    if tool.result is None:
+        yield (*where, "result"), f"tool {tool.name!r} needs a result query (what the agent is told)"
+
+    generated = set(tool.generated_ids)
+    for name, generated_id in tool.generated_ids.items():
+        location = (*where, "generated_ids", name)
+        if name in declared:
+            yield location, f"{name!r} is both a parameter and a generated id"
+        if spec.table(generated_id.table) is None:
+            yield (*location, "table"), f"unknown table {generated_id.table!r}"
+        fields = [parsed[1] for parsed in string.Formatter().parse(generated_id.pattern) if parsed[1] is not None]
+        if fields != ["seq"]:
+            yield (*location, "pattern"), f"pattern must use {{seq}} exactly once and nothing else, uses {fields}"
+
+    used: set[str] = set()
+    statements: list[tuple[Location, str, str, set[str]]] = [
+        ((*where, "preconditions", index, "query"), precondition.query, "query", declared | CLOCK_PARAMETERS)
+        for index, precondition in enumerate(tool.preconditions)
+    ]
+    statements += [
+        ((*where, "effects", index), effect, "effect", declared | CLOCK_PARAMETERS | generated)
+        for index, effect in enumerate(tool.effects)
+    ]
+    if tool.result is not None:
+        statements.append(((*where, "result", "query"), tool.result.query, "result", declared | CLOCK_PARAMETERS | generated))
+    for location, sql, role, allowed in statements:
+        compiled = compiler.compile(sql, run_for_columns=role == "result")
+        used.update(compiled.parameters)
+        yield from _statement_problems(compiled, location, role, allowed, compiler.tables)
+        if role == "result" and tool.result is not None and compiled.error is None:
+            for column in compiled.columns:
+                if len(types_by_name.get(column, ())) > 1 and column not in tool.result.types:
+                    yield location, f"result column {column!r} has different types in different tables; declare it in result.types"
+
+    for name in sorted(declared - used):
+        yield (*where, "parameters", "properties", name), f"parameter {name!r} is declared but no SQL statement uses it"
+    for name in sorted(generated - used):
+        yield (*where, "generated_ids", name), f"generated id {name!r} is never used"
+    for index, precondition in enumerate(tool.preconditions):
+        for placeholder in _placeholders(precondition.error):
+            if placeholder not in declared:
+                yield (*where, "preconditions", index, "error"), f"placeholder {{{placeholder}}} is not a parameter of {tool.name!r}"
+
+
+def _statement_problems(compiled: _Compiled, location: Location, role: str, allowed: set[str], tables: set[str]) -> Iterator[Problem]:
+    if compiled.error is not None:
+        yield location, f"does not compile against the schema: {compiled.error}"
+        return
+    for refusal in compiled.other:
+        yield location, refusal
+    foreign = (compiled.reads - tables - JSON_TABLE_FUNCTIONS) | (set(compiled.writes) - tables)
+    if foreign:
+        yield location, f"touches tables that are not the domain's: {sorted(foreign)}"
+    if role == "effect" and not compiled.writes:
+        yield location, "an effect must be an INSERT, UPDATE or DELETE"
+    if role != "effect" and compiled.writes:
+        yield location, f"a {role} must only read, but it writes {sorted(compiled.writes)}"
+    for name in compiled.parameters:
+        if name not in allowed:
+            yield location, f"uses parameter :{name}, which is not declared for this statement"

@@ -1,0 +1,55 @@
+"""Load and validate `domains/<name>/domain.yaml`."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pydantic
+import yaml
+
+from toolscale.spec.checks import check_spec
+from toolscale.spec.errors import SpecError, SpecIssue, format_location
+from toolscale.spec.models import DomainSpec
+
+DOMAINS_DIR = Path(__file__).resolve().parents[2] / "domains"
+SPEC_FILE = "domain.yaml"
+
+
+def load_spec(path: Path) -> DomainSpec:
+    """Parse, shape-check and semantically check a spec file; raise SpecError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise SpecError([SpecIssue(path, where, f"invalid YAML: {getattr(error, 'problem', error)}")]) from error
+    try:
+        spec = DomainSpec.model_validate(data)
+    except pydantic.ValidationError as error:
+        issues = [SpecIssue(path, format_location(detail["loc"]), detail["msg"]) for detail in error.errors()]
+        raise SpecError(issues) from error
+    issues = [SpecIssue(path, format_location(location), reason) for location, reason in check_spec(spec)]
+    if path.name == SPEC_FILE and path.parent.name != spec.name:
+        issues.append(SpecIssue(path, "name", f"{spec.name!r} differs from its folder name {path.parent.name!r}"))
+    if issues:
+        raise SpecError(issues)
+    return spec
+
+
+def domain_dir(name: str) -> Path:
+    return DOMAINS_DIR / name
+
+
+@cache
+def load_domain(name: str) -> DomainSpec:
+    """The validated spec of a domain shipped in `domains/`."""
+    return load_spec(domain_dir(name) / SPEC_FILE)
+
+
+def domain_names() -> list[str]:
+    return sorted(path.parent.name for path in DOMAINS_DIR.glob(f"*/{SPEC_FILE}"))

@@ -1,0 +1,181 @@
+"""The domain spec: pydantic models for `domains/<name>/domain.yaml`.
+
+A domain is data, not code: tables, the caller's identity and tools written as parameterized SQL.
+These models check the *shape* of a spec; `toolscale.spec.checks` checks what shape cannot
+(SQL compiles against the schema, references resolve, parameters are used, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from toolscale.spec.generators import Generator
+
+SPEC_VERSION = 1
+
+# Lower-case SQL-safe names; a leading underscore is reserved for the engine's own tables.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+ColumnType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
+ParameterType = Literal["string", "integer", "number", "boolean", "array", "object"]
+JsonScalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a spec must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Column(_Strict):
+    name: Identifier
+    type: ColumnType
+    description: str = ""
+    primary_key: bool = False
+    nullable: bool = False
+    unique: bool = False
+    references: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        description="Foreign key as 'table.column'.",
+    )
+    enum: list[JsonScalar] | None = Field(
+        default=None, min_length=1, description="Allowed values, enforced by a CHECK constraint."
+    )
+    generator: Generator | None = Field(
+        default=None, description="How `toolscale populate` fills this column."
+    )
+
+
+class Check(_Strict):
+    """A table-level CHECK constraint; a write that breaks it fails with `message`."""
+
+    name: Identifier
+    expression: str = Field(min_length=1, description="SQL boolean expression over the table's columns.")
+    message: str = Field(min_length=1)
+
+
+class Table(_Strict):
+    name: Identifier
+    description: str = ""
+    columns: list[Column] = Field(min_length=1)
+    checks: list[Check] = []
+    rows: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="Row count at populate size 1.0 (other tables scale with it); omitted for tables "
+        "whose rows come only from references with cardinalities.",
+    )
+
+    @property
+    def primary_key(self) -> Column:
+        return next(column for column in self.columns if column.primary_key)
+
+    def column(self, name: str) -> Column | None:
+        return next((column for column in self.columns if column.name == name), None)
+
+
+class Caller(_Strict):
+    """Who talks to the agent: a row of `table`, who knows the `known` columns about themselves."""
+
+    table: Identifier
+    known: list[Identifier] = Field(min_length=1)
+
+
+class Parameter(_Strict):
+    """One tool parameter, in the JSON Schema subset the OpenAI function-calling format uses."""
+
+    type: ParameterType
+    description: str = ""
+    enum: list[JsonScalar] | None = Field(default=None, min_length=1)
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusiveMinimum: float | None = None  # noqa: N815 - JSON Schema keyword
+    minLength: int | None = Field(default=None, ge=0)  # noqa: N815
+    maxLength: int | None = Field(default=None, ge=0)  # noqa: N815
+    pattern: str | None = None
+    format: Literal["date", "date-time"] | None = None
+    items: Parameter | None = None
+    minItems: int | None = Field(default=None, ge=0)  # noqa: N815
+
+    @model_validator(mode="after")
+    def _items_only_for_arrays(self) -> Parameter:
+        if (self.type == "array") != (self.items is not None):
+            raise ValueError("'items' is required for type 'array' and allowed only there")
+        return self
+
+
+class Parameters(_Strict):
+    type: Literal["object"] = "object"
+    properties: dict[Identifier, Parameter] = {}
+    required: list[Identifier] = []
+
+
+class Precondition(_Strict):
+    """A SELECT that must return at least one row, else the call fails with `error`.
+
+    `error` may name the tool's arguments as `{name}` placeholders.
+    """
+
+    query: str = Field(min_length=1)
+    error: str = Field(min_length=1)
+
+
+class GeneratedId(_Strict):
+    """A deterministic id for a row a tool inserts: `pattern` formatted with `seq`.
+
+    `seq` is one more than the table's largest rowid, so it depends only on the database state.
+    """
+
+    table: Identifier
+    pattern: str = Field(min_length=1, description="Python format string using only {seq}, e.g. 'TRF-{seq:06d}'.")
+
+
+class Result(_Strict):
+    """The query whose rows are returned to the agent as JSON."""
+
+    query: str = Field(min_length=1)
+    shape: Literal["row", "rows", "value"] = Field(
+        default="row", description="row: one object; rows: a list of objects; value: the first column of the first row."
+    )
+    types: dict[Identifier, ColumnType] = Field(
+        default={},
+        description="Types of result columns whose names are not (unambiguously) table columns.",
+    )
+
+
+class Tool(_Strict):
+    name: Identifier
+    description: str = Field(min_length=1)
+    kind: Literal["read", "write"]
+    parameters: Parameters = Parameters()
+    preconditions: list[Precondition] = []
+    generated_ids: dict[Identifier, GeneratedId] = {}
+    effects: list[str] = Field(default=[], description="DML statements, run in order with bound parameters.")
+    result: Result | None = None
+
+
+class DomainSpec(_Strict):
+    spec_version: Literal[1] = SPEC_VERSION
+    name: Identifier
+    description: str = Field(min_length=1)
+    clock: datetime = Field(description="The environment's fixed 'now', bound as :now and :today.")
+    tables: list[Table] = Field(min_length=1)
+    caller: Caller
+    tools: list[Tool] = Field(min_length=1)
+
+    def table(self, name: str) -> Table | None:
+        return next((table for table in self.tables if table.name == name), None)
+
+    def tool(self, name: str) -> Tool | None:
+        return next((tool for tool in self.tools if tool.name == name), None)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a domain spec, as committed in `schemas/domain.schema.json`."""
+    schema = DomainSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ToolScale domain spec"
+    return schema
