@@ -174,15 +174,15 @@ class Environment:
             self._authorizer.privileged = False
 
     def _describe(self, error: Exception) -> str:
+        refusal, self._authorizer.refusal = self._authorizer.refusal, None
+        if refusal is not None:
+            return f"Statement refused: {refusal}"
         message = str(error)
         if isinstance(error, sqlite3.IntegrityError) and message.startswith("CHECK constraint failed: "):
             check = message.removeprefix("CHECK constraint failed: ")
             return self._check_messages.get(check, message)
         if isinstance(error, sqlite3.IntegrityError):
             return f"Constraint violated: {message}"
-        if self._authorizer.refusal is not None and "not authorized" in message:
-            refusal, self._authorizer.refusal = self._authorizer.refusal, None
-            return f"Statement refused: {refusal}"
         return f"Database error: {message}"
 
     # -- state ---------------------------------------------------------------------------------

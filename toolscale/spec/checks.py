@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from toolscale.engine.authorizer import FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
+from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
 from toolscale.spec.models import Column, DomainSpec, Table, Tool
@@ -83,7 +83,7 @@ class _Compiler:
         elif action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in FORBIDDEN_FUNCTIONS:
             compiled.other.append(f"function {arg2}() is not allowed")
         elif action not in _READ_ACTIONS:
-            compiled.other.append(f"action {action} is not allowed")
+            compiled.other.append(f"{ACTION_NAMES.get(action, str(action))} statements are not allowed")
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
@@ -119,7 +119,9 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
     if problems:
         # Statements cannot be compiled against a schema that is itself broken.
         return problems
-    compiler = _Compiler(spec)
+    # Table checks are compiled one by one first; the schema tools compile against leaves them out,
+    # so one broken check expression does not hide every other problem.
+    compiler = _Compiler(spec.model_copy(update={"tables": [table.model_copy(update={"checks": []}) for table in spec.tables]}))
     try:
         for index, table in enumerate(spec.tables):
             problems += _check_table_checks(compiler, table, ("tables", index))
@@ -268,11 +270,13 @@ def _check_tool(
 
 
 def _statement_problems(compiled: _Compiled, location: Location, role: str, allowed: set[str], tables: set[str]) -> Iterator[Problem]:
+    if compiled.other:
+        for refusal in compiled.other:
+            yield location, refusal
+        return
     if compiled.error is not None:
         yield location, f"does not compile against the schema: {compiled.error}"
         return
-    for refusal in compiled.other:
-        yield location, refusal
     foreign = (compiled.reads - tables - JSON_TABLE_FUNCTIONS) | (set(compiled.writes) - tables)
     if foreign:
         yield location, f"touches tables that are not the domain's: {sorted(foreign)}"
