@@ -19,7 +19,9 @@ def _with_tool(spec: DomainSpec, tool: Tool) -> DomainSpec:
 
 
 def _rogue_write(effect: str) -> Tool:
-    return Tool(name="rogue", kind="write", description="x", effects=[effect], result={"query": "SELECT 1 AS done", "shape": "value"})
+    return Tool(
+        name="rogue", kind="write", description="x", effects=[effect], result={"query": "SELECT 1 AS done", "shape": "value"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,10 @@ def test_json_table_functions_are_allowed_for_list_arguments(tiny_spec: DomainSp
             "kind": "read",
             "description": "x",
             "parameters": {"properties": {"ids": {"type": "array", "items": {"type": "integer"}}}, "required": ["ids"]},
-            "result": {"query": "SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(:ids))", "shape": "rows"},
+            "result": {
+                "query": "SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(:ids))",
+                "shape": "rows",
+            },
         }
     )
     database = DomainDatabase.build(_with_tool(tiny_spec, lister), TINY_ROWS)

@@ -43,15 +43,23 @@ def test_lookup_value_shape_and_case_insensitive_match(bank_db: DomainDatabase) 
     ("tool", "arguments", "error"),
     [
         ("no_such_tool", {}, "Unknown tool 'no_such_tool'. Available tools: add_payee"),
-        ("get_account", {"client_id": MARIA}, "Invalid arguments for get_account: \"account_id\" is a required property"),
+        ("get_account", {"client_id": MARIA}, 'Invalid arguments for get_account: "account_id" is a required property'),
         ("get_account", {"client_id": MARIA, "account_id": 7}, "Invalid arguments for get_account: account_id: 7 is not of type"),
         ("get_account", {"client_id": MARIA, "account_id": CHECKING, "pin": "1"}, "Additional properties are not allowed"),
         ("get_account", "{not json", "Arguments of get_account are not valid JSON"),
-        ("get_account", "[1, 2]", "Invalid arguments for get_account: [1,2] is not of type \"object\""),
-        ("get_account", {"client_id": "CL-000002", "account_id": CHECKING}, f"Account {CHECKING} not found for client CL-000002."),
+        ("get_account", "[1, 2]", 'Invalid arguments for get_account: [1,2] is not of type "object"'),
+        (
+            "get_account",
+            {"client_id": "CL-000002", "account_id": CHECKING},
+            f"Account {CHECKING} not found for client CL-000002.",
+        ),
         ("transfer_between_own_accounts", transfer(5000), "Insufficient funds for this operation."),
         ("transfer_between_own_accounts", transfer(10, CHECKING, CHECKING), "The source and destination accounts must differ."),
-        ("set_card_daily_limit", {"client_id": MARIA, "card_id": "CARD-0000001", "daily_limit": 20}, "daily limit must be between"),
+        (
+            "set_card_daily_limit",
+            {"client_id": MARIA, "card_id": "CARD-0000001", "daily_limit": 20},
+            "daily limit must be between",
+        ),
         ("list_transactions", {"client_id": MARIA, "account_id": CHECKING, "limit": 10**30}, "Invalid arguments"),
     ],
 )
@@ -119,7 +127,8 @@ def test_state_diff_lists_changed_rows_only(bank_db: DomainDatabase) -> None:
         diff = env.state_diff()
     assert set(diff) == {"cards", "payees"}
     card = diff["cards"]["CARD-0000001"]
-    assert card["before"] is not None and card["after"] is not None
+    assert card["before"] is not None
+    assert card["after"] is not None
     assert (card["before"]["status"], card["after"]["status"]) == ("active", "frozen")
     assert diff["payees"]["PAY-0000001"]["after"] is None
     assert diff["payees"]["PAY-0000001"]["before"] == {
@@ -145,7 +154,8 @@ def test_delete_then_insert_reusing_the_rowid_diffs_by_primary_key(bank_db: Doma
         added = env.call("add_payee", {"client_id": MARIA, "name": "Gym", "account_number": "5555555555"})
         assert added.output["payee_id"] == "PAY-0000002"
         diff = env.state_diff()["payees"]["PAY-0000002"]
-        assert diff["before"] is not None and diff["after"] is not None
+        assert diff["before"] is not None
+        assert diff["after"] is not None
         assert (diff["before"]["client_id"], diff["after"]["client_id"]) == ("CL-000002", MARIA)
         assert env.state_hash() == env.rescanned_state_hash()
 

@@ -35,7 +35,9 @@ def test_hash_ignores_row_order(bank_spec: DomainSpec, bank_db: DomainDatabase) 
 
 def test_hash_ignores_insertion_history(bank_spec: DomainSpec, bank_db: DomainDatabase) -> None:
     rows = _fixture_rows(bank_spec)
-    without_payee = {table: [row for row in table_rows if row.get("payee_id") != "PAY-0000001"] for table, table_rows in rows.items()}
+    without_payee = {
+        table: [row for row in table_rows if row.get("payee_id") != "PAY-0000001"] for table, table_rows in rows.items()
+    }
     smaller = DomainDatabase.build(bank_spec, without_payee)
     assert smaller.state_hash != bank_db.state_hash
     with bank_db.fork() as env:
@@ -55,7 +57,10 @@ def test_hash_is_type_stable(tiny_spec: DomainSpec) -> None:
 def test_incremental_hash_matches_a_full_rescan_after_many_writes(bank_db: DomainDatabase) -> None:
     rng = random.Random(0)
     calls = [
-        ("transfer_between_own_accounts", {"client_id": "CL-000001", "from_account_id": "ACC-0000002", "to_account_id": "ACC-0000001"}),
+        (
+            "transfer_between_own_accounts",
+            {"client_id": "CL-000001", "from_account_id": "ACC-0000002", "to_account_id": "ACC-0000001"},
+        ),
         ("pay_payee", {"client_id": "CL-000001", "account_id": "ACC-0000001", "payee_id": "PAY-0000001"}),
         ("add_payee", {"client_id": "CL-000002", "name": "Shop"}),
         ("remove_payee", {"client_id": "CL-000002", "payee_id": "PAY-0000003"}),
@@ -89,7 +94,9 @@ def test_save_and_load_round_trip(tmp_path: Path, bank_spec: DomainSpec, bank_db
     ("content", "message"),
     [(None, "cannot read database file"), (b"hello", "not a SQLite database file")],
 )
-def test_load_rejects_missing_or_foreign_files(tmp_path: Path, bank_spec: DomainSpec, content: bytes | None, message: str) -> None:
+def test_load_rejects_missing_or_foreign_files(
+    tmp_path: Path, bank_spec: DomainSpec, content: bytes | None, message: str
+) -> None:
     path = tmp_path / "bank.sqlite"
     if content is not None:
         path.write_bytes(content)
@@ -110,7 +117,10 @@ def test_load_rejects_a_database_of_another_spec(tmp_path: Path, bank_spec: Doma
     [
         ({"wallets": []}, "unknown table(s) ['wallets']"),
         ({"customers": [{"customer_id": "C1", "email": "a@b.c", "age": 3}]}, "unknown column(s) ['age']"),
-        ({"customers": [{"customer_id": "C1", "email": "a@b.c"}, {"customer_id": "C1", "email": "x@b.c"}]}, "UNIQUE constraint failed"),
+        (
+            {"customers": [{"customer_id": "C1", "email": "a@b.c"}, {"customer_id": "C1", "email": "x@b.c"}]},
+            "UNIQUE constraint failed",
+        ),
         ({"orders": [{"order_id": 1, "customer_id": "nobody", "status": "open", "total": 0, "limit_amount": 1}]}, "FOREIGN KEY"),
     ],
 )

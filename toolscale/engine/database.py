@@ -120,7 +120,9 @@ class DomainDatabase:
             raise DatabaseError(
                 f"{path}: built from another version of domain {spec.name!r}'s spec; rebuild it with `toolscale populate`"
             )
-        digest_sums = {key.removeprefix(_DIGEST_KEY): int(value, 16) for key, value in meta.items() if key.startswith(_DIGEST_KEY)}
+        digest_sums = {
+            key.removeprefix(_DIGEST_KEY): int(value, 16) for key, value in meta.items() if key.startswith(_DIGEST_KEY)
+        }
         return cls(spec=spec, image=image, digest_sums=digest_sums)
 
     def save(self, path: Path) -> None:

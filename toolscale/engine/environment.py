@@ -41,7 +41,7 @@ class Observation:
         return json.dumps(self.output, ensure_ascii=False) if self.ok else f"Error: {self.error}"
 
 
-class _CallFailed(Exception):
+class _CallFailedError(Exception):
     """Internal: a call failed with a message for the agent; the savepoint is rolled back."""
 
 
@@ -104,7 +104,7 @@ class Environment:
             try:
                 self._check_preconditions(tool, parameters, arguments)
                 return Observation(ok=True, output=self._result(tool, parameters))
-            except _CallFailed as failure:
+            except _CallFailedError as failure:
                 return Observation(ok=False, error=str(failure))
             except (sqlite3.Error, OverflowError, UnicodeError) as error:
                 return Observation(ok=False, error=self._describe(error))
@@ -118,7 +118,7 @@ class Environment:
             for effect in tool.spec.effects:
                 self._connection.execute(effect, parameters)
             output = self._result(tool, parameters)
-        except _CallFailed as failure:
+        except _CallFailedError as failure:
             self._rollback()
             return Observation(ok=False, error=str(failure))
         except (sqlite3.Error, OverflowError, UnicodeError) as error:
@@ -141,7 +141,7 @@ class Environment:
     def _check_preconditions(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> None:
         for precondition in tool.spec.preconditions:
             if self._connection.execute(precondition.query, parameters).fetchone() is None:
-                raise _CallFailed(render_message(precondition.error, arguments))
+                raise _CallFailedError(render_message(precondition.error, arguments))
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
         result = tool.spec.result

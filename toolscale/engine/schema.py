@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,7 +16,7 @@ TRIGGER_PREFIX = "_toolscale_"
 
 # Dates, datetimes and JSON are stored as TEXT: SQLite gives a declared DATE column NUMERIC
 # affinity, which would turn a value like '2024' into an integer.
-_SQL_TYPES: dict[ColumnType, type[sa.types.TypeEngine[object]]] = {
+_SQL_TYPES: dict[ColumnType, type[sa.types.TypeEngine[Any]]] = {
     "text": sa.Text,
     "integer": sa.Integer,
     "real": sa.Float,
@@ -35,7 +36,7 @@ def _sql_literal(value: object) -> str:
 
 
 def _column(column: Column) -> sa.Column[object]:
-    constraints: list[sa.SchemaItem] = []
+    constraints: list[sa.schema.SchemaItem] = []
     if column.references:
         constraints.append(sa.ForeignKey(column.references))
     if column.type == "boolean":

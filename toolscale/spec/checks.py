@@ -21,6 +21,7 @@ from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
 from toolscale.spec.models import Column, DomainSpec, Table, Tool
+from toolscale.spec.population import check_population
 
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str]
@@ -67,7 +68,7 @@ class _Compiler:
             metadata_for(spec).create_all(connection)
             raw = connection.connection.dbapi_connection
         assert isinstance(raw, sqlite3.Connection)
-        self._connection = raw
+        self._connection: sqlite3.Connection = raw
         self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
         self._recording: _Compiled | None = None
         self._connection.set_authorizer(self._record)
@@ -116,6 +117,7 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
     problems = list(_check_names(spec))
     problems += _check_tables(spec)
     problems += _check_caller(spec)
+    problems += check_population(spec)
     if problems:
         # Statements cannot be compiled against a schema that is itself broken.
         return problems
@@ -125,6 +127,7 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
     try:
         for index, table in enumerate(spec.tables):
             problems += _check_table_checks(compiler, table, ("tables", index))
+            problems += _check_derive(compiler, table, ("tables", index))
         types_by_name = column_types_by_name(spec)
         for index, tool in enumerate(spec.tools):
             problems += _check_tool(compiler, spec, tool, ("tools", index), types_by_name)
@@ -208,6 +211,21 @@ def _check_table_checks(compiler: _Compiler, table: Table, where: Location) -> I
             yield location, f"reads other tables {sorted(compiled.reads - {table.name})}; a CHECK sees only its own row"
 
 
+def _check_derive(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:
+    """A consistency rule may update only its own table (reading any), with no parameter but the clock."""
+    for index, statement in enumerate(table.derive):
+        compiled = compiler.compile(statement)
+        location = (*where, "derive", index)
+        if compiled.error is not None:
+            yield location, f"does not compile against the schema: {compiled.error}"
+        elif compiled.other:
+            yield from ((location, refusal) for refusal in compiled.other)
+        elif compiled.writes != {table.name: {"UPDATE"}}:
+            yield location, f"must be an UPDATE of table {table.name!r} only, writes {sorted(compiled.writes)}"
+        elif set(compiled.parameters) - CLOCK_PARAMETERS:
+            yield location, f"may use only :now and :today, uses {sorted(set(compiled.parameters) - CLOCK_PARAMETERS)}"
+
+
 def _placeholders(template: str) -> list[str]:
     return [match.group(1) for match in _PLACEHOLDER.finditer(template)]
 
@@ -257,7 +275,10 @@ def _check_tool(
         if role == "result" and tool.result is not None and compiled.error is None:
             for column in compiled.columns:
                 if len(types_by_name.get(column, ())) > 1 and column not in tool.result.types:
-                    yield location, f"result column {column!r} has different types in different tables; declare it in result.types"
+                    yield (
+                        location,
+                        f"result column {column!r} has different types in different tables; declare it in result.types",
+                    )
 
     for name in sorted(declared - used):
         yield (*where, "parameters", "properties", name), f"parameter {name!r} is declared but no SQL statement uses it"
@@ -266,10 +287,15 @@ def _check_tool(
     for index, precondition in enumerate(tool.preconditions):
         for placeholder in _placeholders(precondition.error):
             if placeholder not in declared:
-                yield (*where, "preconditions", index, "error"), f"placeholder {{{placeholder}}} is not a parameter of {tool.name!r}"
+                yield (
+                    (*where, "preconditions", index, "error"),
+                    f"placeholder {{{placeholder}}} is not a parameter of {tool.name!r}",
+                )
 
 
-def _statement_problems(compiled: _Compiled, location: Location, role: str, allowed: set[str], tables: set[str]) -> Iterator[Problem]:
+def _statement_problems(
+    compiled: _Compiled, location: Location, role: str, allowed: set[str], tables: set[str]
+) -> Iterator[Problem]:
     if compiled.other:
         for refusal in compiled.other:
             yield location, refusal

@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from toolscale.spec.generators import Generator
 
-SPEC_VERSION = 1
-
 # Lower-case SQL-safe names; a leading underscore is reserved for the engine's own tables.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
@@ -65,8 +63,15 @@ class Table(_Strict):
     checks: list[Check] = []
     rows: Annotated[int, Field(ge=0)] | None = Field(
         default=None,
-        description="Row count at populate size 1.0 (other tables scale with it); omitted for tables "
-        "whose rows come only from references with cardinalities.",
+        description="Row count at the default populate size. `--size N` gives the caller table N rows and "
+        "scales every table with `rows` by N / (the caller table's rows); omitted for tables whose rows come "
+        "from a driving reference (children per parent row).",
+    )
+    derive: list[str] = Field(
+        default=[],
+        description="Consistency rules as SQL UPDATEs of this table, run after every table is generated "
+        "(tables in declared order), e.g. an order's total set to the sum of its lines. They must be "
+        "idempotent: a populated database is a fixed point of its rules.",
     )
 
     @property
@@ -88,7 +93,7 @@ class Parameter(_Strict):
     """One tool parameter, in the JSON Schema subset the OpenAI function-calling format uses."""
 
     type: ParameterType
-    description: str = ""
+    description: str | None = None
     enum: list[JsonScalar] | None = Field(default=None, min_length=1)
     minimum: float | None = None
     maximum: float | None = None
@@ -158,7 +163,7 @@ class Tool(_Strict):
 
 
 class DomainSpec(_Strict):
-    spec_version: Literal[1] = SPEC_VERSION
+    spec_version: Literal[1] = 1
     name: Identifier
     description: str = Field(min_length=1)
     clock: datetime = Field(description="The environment's fixed 'now', bound as :now and :today.")
