@@ -4,10 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 DOMAIN ?= bank
+SIZE ?=
+SEED ?= 0
+# ToolScale's ten domains, populated by `make populate-all`.
+DOMAINS ?= bank basketball ecommerce medicine movie railway restaurant school travel weather
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run test bench lint typecheck schema clean
+.PHONY: run test bench lint typecheck schema clean populate populate-all
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +35,15 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
 bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate
+
+populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
+	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite
+
+populate-all: $(STAMP) ## every domain's database at its default size, under output/databases/
+	for domain in $(DOMAINS); do \
+		$(BIN)/toolscale populate --domain $$domain --seed $(SEED) --no-progress --out output/databases/$$domain.sqlite || exit 1; \
+	done
 
 clean:
 	rm -rf output

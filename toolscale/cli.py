@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from toolscale.commands import examples, spec
+from toolscale.commands import examples, populate, spec
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verified tool-use data for tool orchestrators.")
 app.add_typer(spec.app, name="spec")
 app.command("examples")(examples.run_examples)
+app.command("populate")(populate.run_populate)
 
 if __name__ == "__main__":
     app()
