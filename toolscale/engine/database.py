@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from toolscale.engine import state
+from toolscale.engine.connection import ConnectionPool
 from toolscale.engine.schema import META_TABLE, change_log_triggers, metadata_for
 from toolscale.engine.tools import CompiledTool, compile_tools
 from toolscale.spec.models import Column, DomainSpec
@@ -60,6 +61,15 @@ class DomainDatabase:
     @cached_property
     def tools(self) -> dict[str, CompiledTool]:
         return compile_tools(self.spec)
+
+    @cached_property
+    def connections(self) -> ConnectionPool:
+        """Copies of this database for episodes (see `toolscale.engine.connection`)."""
+        return ConnectionPool(self.image, [table.name for table in self.spec.tables])
+
+    def __reduce__(self) -> tuple[type[DomainDatabase], tuple[DomainSpec, bytes, Mapping[str, int]]]:
+        # Pickled (e.g. to a Ray worker) without its compiled tools and open connections.
+        return (DomainDatabase, (self.spec, self.image, dict(self.digest_sums)))
 
     @property
     def state_hash(self) -> str:

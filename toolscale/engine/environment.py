@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from toolscale.engine import state
-from toolscale.engine.authorizer import DomainAuthorizer
+from toolscale.engine.connection import EpisodeConnection
+from toolscale.engine.functions import register_functions
 from toolscale.engine.schema import CHANGE_LOG
 from toolscale.engine.tools import DECODERS, CompiledTool, ValueDecoder, openai_tool, render_message
 
@@ -72,15 +73,12 @@ class Environment:
         self._digest_sums = dict(database.digest_sums)
         # The image of every row touched this episode as it was when the episode began (None: absent).
         self._baseline: dict[RowKey, state.Row | None] = {}
-        self._result_decoders: dict[str, tuple[tuple[str, ...], tuple[ValueDecoder, ...]]] = {}
 
-        self._authorizer = DomainAuthorizer(tables=frozenset(self._layouts))
-        self._connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        self._connection.deserialize(database.image)
-        self._connection.execute("PRAGMA foreign_keys = ON")
-        # Instantiating the JSON table functions touches the schema; do it before the authorizer is on.
-        self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
-        self._connection.set_authorizer(self._authorizer)
+        self._pool = database.connections
+        self._episode: EpisodeConnection | None = self._pool.check_out()
+        self._connection = self._episode.sqlite
+        self._authorizer = self._episode.authorizer
+        register_functions(self._connection)
 
     # -- tool calls ---------------------------------------------------------------------------
 
@@ -102,6 +100,7 @@ class Environment:
         parameters = tool.bind(arguments) | self._clock
         if not tool.writes:
             try:
+                self._derive(tool, parameters)
                 self._check_preconditions(tool, parameters, arguments)
                 return Observation(ok=True, output=self._result(tool, parameters))
             except _CallFailedError as failure:
@@ -113,6 +112,7 @@ class Environment:
     def _write(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> Observation:
         self._engine_sql("SAVEPOINT tool_call")
         try:
+            self._derive(tool, parameters)
             self._check_preconditions(tool, parameters, arguments)
             self._generate_ids(tool, parameters)
             for effect in tool.spec.effects:
@@ -138,40 +138,34 @@ class Environment:
             parameters[parameter] = generated.pattern.format(seq=next_seq[generated.table])
             next_seq[generated.table] += 1
 
+    def _derive(self, tool: CompiledTool, parameters: dict[str, Any]) -> None:
+        for name, query in tool.spec.derived.items():
+            row = self._connection.execute(query, parameters).fetchone()
+            parameters[name] = None if row is None else row[0]
+
     def _check_preconditions(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> None:
         for precondition in tool.spec.preconditions:
-            if self._connection.execute(precondition.query, parameters).fetchone() is None:
-                raise _CallFailedError(render_message(precondition.error, arguments))
+            if precondition.query is not None:
+                if self._connection.execute(precondition.query, parameters).fetchone() is None:
+                    raise _CallFailedError(render_message(precondition.error, arguments))
+                continue
+            assert precondition.fail_if is not None
+            cursor = self._connection.execute(precondition.fail_if, parameters)
+            row = cursor.fetchone()
+            if row is not None:
+                values = dict(zip((column[0] for column in cursor.description), row, strict=True))
+                raise _CallFailedError(render_message(precondition.error, {**arguments, **values}))
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
-        result = tool.spec.result
-        if result is None:
-            return None
-        cursor = self._connection.execute(result.query, parameters)
-        names = tuple(column[0] for column in cursor.description)
-        cached = self._result_decoders.get(tool.name)
-        if cached is None or cached[0] != names:
-            cached = (names, tool.decoders_for(names))
-            self._result_decoders[tool.name] = cached
-        decoders = cached[1]
-        if result.shape == "value":
-            row = cursor.fetchone()
-            return None if row is None else decoders[0](row[0])
-        if result.shape == "row":
-            row = cursor.fetchone()
-            return None if row is None else {n: d(v) for n, d, v in zip(names, decoders, row, strict=True)}
-        return [{n: d(v) for n, d, v in zip(names, decoders, row, strict=True)} for row in cursor]
+        return None if tool.result is None else tool.result.render(self._connection.execute, parameters)
 
     def _rollback(self) -> None:
         self._engine_sql("ROLLBACK TO tool_call")
         self._engine_sql("RELEASE tool_call")
 
     def _engine_sql(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
-        self._authorizer.privileged = True
-        try:
-            return self._connection.execute(sql, parameters).fetchall()
-        finally:
-            self._authorizer.privileged = False
+        assert self._episode is not None, "the episode is closed"
+        return self._episode.engine_sql(sql, parameters)
 
     def _describe(self, error: Exception) -> str:
         refusal, self._authorizer.refusal = self._authorizer.refusal, None
@@ -271,7 +265,10 @@ class Environment:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._connection.close()
+        """End the episode: its changes are rolled back and its copy goes back to the pool."""
+        if self._episode is not None:
+            episode, self._episode = self._episode, None
+            self._pool.check_in(episode)
 
     def __enter__(self) -> Environment:
         return self

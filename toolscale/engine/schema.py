@@ -51,6 +51,8 @@ def _column(column: Column) -> sa.Column[object]:
         primary_key=column.primary_key,
         nullable=column.nullable and not column.primary_key,
         unique=column.unique and not column.primary_key,
+        # Tools look rows up by their owner (accounts of a client, lines of an order): index every reference.
+        index=column.references is not None and not column.primary_key,
         # An INTEGER PRIMARY KEY is SQLite's rowid alias; AUTOINCREMENT would add a bookkeeping table.
         autoincrement=False,
     )

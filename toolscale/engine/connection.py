@@ -1,0 +1,66 @@
+"""Private SQLite copies of a database image, reused across episodes.
+
+Opening a copy costs a deserialize of the whole image plus parsing its schema and preparing every
+statement again; rolling back one transaction costs only what the episode changed. So an episode is
+a transaction on a pooled copy: it begins on check-out and is rolled back on check-in, and the copy
+keeps its parsed schema and prepared statements for the next episode.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Collection
+from typing import Any
+
+from toolscale.engine.authorizer import DomainAuthorizer
+
+
+class EpisodeConnection:
+    def __init__(self, image: bytes, tables: Collection[str]) -> None:
+        self.authorizer = DomainAuthorizer(tables=frozenset(tables))
+        self.sqlite = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.sqlite.deserialize(image)
+        self.sqlite.execute("PRAGMA foreign_keys = ON")
+        # Instantiating the JSON table functions touches the schema; do it before the authorizer is on.
+        self.sqlite.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
+        self.sqlite.set_authorizer(self.authorizer)
+
+    def engine_sql(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """Run one of the engine's own statements (transactions, change-log reads) past the authorizer."""
+        self.authorizer.privileged = True
+        try:
+            return self.sqlite.execute(sql, parameters).fetchall()
+        finally:
+            self.authorizer.privileged = False
+
+    def close(self) -> None:
+        self.sqlite.close()
+
+
+class ConnectionPool:
+    """Idle copies of one database image; thread-safe, grows on demand, never shared by two episodes."""
+
+    def __init__(self, image: bytes, tables: Collection[str]) -> None:
+        self._image = image
+        self._tables = tuple(tables)
+        self._idle: list[EpisodeConnection] = []
+        self._lock = threading.Lock()
+
+    def check_out(self) -> EpisodeConnection:
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = EpisodeConnection(self._image, self._tables)
+        connection.engine_sql("BEGIN")
+        return connection
+
+    def check_in(self, connection: EpisodeConnection) -> None:
+        """Undo the episode and keep the copy for the next one."""
+        try:
+            connection.engine_sql("ROLLBACK")
+        except sqlite3.Error:
+            connection.close()  # a copy in an unknown state is not reused
+            return
+        with self._lock:
+            self._idle.append(connection)
