@@ -178,3 +178,22 @@ def test_query_cannot_change_the_episode(bank_db: DomainDatabase) -> None:
         env.query("DELETE FROM cards")
         assert env.query("SELECT count(*) FROM cards") == [(3,)]
         assert env.state_hash() == bank_db.state_hash
+
+
+def test_a_closed_episode_leaves_nothing_behind_for_the_next(bank_db: DomainDatabase) -> None:
+    with bank_db.fork() as env:
+        assert env.call("transfer_between_own_accounts", transfer(100)).ok
+    with bank_db.fork() as env:  # reuses the pooled copy the first episode rolled back
+        assert env.state_hash() == bank_db.state_hash == env.rescanned_state_hash()
+        assert env.call("get_account", {"client_id": MARIA, "account_id": CHECKING}).output["balance"] == 1250.75
+        assert env.state_diff() == {}
+
+
+def test_database_pickles_without_its_connections(bank_db: DomainDatabase) -> None:
+    import pickle
+
+    with bank_db.fork():
+        clone = pickle.loads(pickle.dumps(bank_db))
+    assert clone.state_hash == bank_db.state_hash
+    with clone.fork() as env:
+        assert env.call("find_client_by_email", {"email": "tom.l@example.net"}).output == "CL-000002"
