@@ -20,7 +20,7 @@ from tqdm import tqdm
 from toolscale.engine.database import DatabaseError, DomainDatabase, encode_value
 from toolscale.engine.schema import metadata_for
 from toolscale.populate.values import PopulateError, children_counts, column_seed, column_values
-from toolscale.spec.generators import ReferenceGenerator
+from toolscale.spec.generators import LookupGenerator, ReferenceGenerator
 from toolscale.spec.models import DomainSpec, Table
 from toolscale.spec.population import is_populated
 
@@ -82,8 +82,9 @@ def _generate_table(
             generated[column.name] = [parent for parent, n in zip(parents, counts, strict=True) for _ in range(n)]
             count = len(generated[column.name])
     assert count is not None, f"table {table.name!r}: checked by the spec: `rows` or one driving reference"
+    lookups = [column for column in table.columns if isinstance(column.generator, LookupGenerator)]
     for column in table.columns:
-        if column.name in generated:
+        if column.name in generated or column in lookups:
             continue
         column_rng_seed = column_seed(seed, table.name, column.name)
         generated[column.name] = column_values(
@@ -95,6 +96,14 @@ def _generate_table(
             _parents(column.references, done),
             where=f"domain {spec.name!r}, column {table.name}.{column.name}",
         )
+    for column in lookups:
+        assert isinstance(column.generator, LookupGenerator)
+        via = table.column(column.generator.via)
+        assert via is not None, "checked by the spec"
+        assert via.references is not None, "checked by the spec"
+        parent_table, parent_key = via.references.split(".")
+        source = dict(zip(done[(parent_table, parent_key)], done[(parent_table, column.generator.column)], strict=True))
+        generated[column.name] = [source.get(key) for key in generated[via.name]]
     return generated
 
 

@@ -102,6 +102,15 @@ class ReferenceGenerator(_Range):
     pick: bool = False
 
 
+class LookupGenerator(_Generator):
+    """A copy of a column of the row that another column of this table references (e.g. a line's unit
+    price from its product), filled once that reference is generated."""
+
+    kind: Literal["lookup"]
+    via: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="A reference column of this table.")
+    column: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="The column of the referenced table to copy.")
+
+
 class ConstantGenerator(_Generator):
     kind: Literal["constant"]
     value: str | int | float | bool | None
@@ -115,6 +124,7 @@ Generator = Annotated[
     | DateGenerator
     | PatternGenerator
     | ReferenceGenerator
+    | LookupGenerator
     | ConstantGenerator,
     Field(discriminator="kind"),
 ]

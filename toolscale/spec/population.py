@@ -17,11 +17,12 @@ from toolscale.spec.generators import (
     FakerGenerator,
     Generator,
     IntegerGenerator,
+    LookupGenerator,
     PatternGenerator,
     RealGenerator,
     ReferenceGenerator,
 )
-from toolscale.spec.models import Column, ColumnType, DomainSpec
+from toolscale.spec.models import Column, ColumnType, DomainSpec, Table
 
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str]
@@ -58,6 +59,10 @@ def check_population(spec: DomainSpec) -> Iterator[Problem]:
                 if not column.nullable:
                     yield where, f"column {table.name}.{column.name} has no generator, so populate cannot fill it"
                 continue
+            if isinstance(column.generator, LookupGenerator):
+                for location, reason in _lookup_problems(spec, table, column, column.generator):
+                    yield (*where, "generator", *location), reason
+                continue
             for location, reason in _generator_problems(column, column.generator):
                 yield (*where, "generator", *location), reason
         drivers = [
@@ -77,6 +82,21 @@ def check_population(spec: DomainSpec) -> Iterator[Problem]:
                     f"references table {parent!r}, which must be declared before {table.name!r} (rows are inserted in order)",
                 )
         declared.add(table.name)
+
+
+def _lookup_problems(spec: DomainSpec, table: Table, column: Column, generator: LookupGenerator) -> Iterator[Problem]:
+    via = table.column(generator.via)
+    if via is None or via.references is None or not isinstance(via.generator, ReferenceGenerator):
+        yield ("via",), f"{generator.via!r} is not a generated reference column of table {table.name!r}"
+        return
+    parent = spec.table(via.references.split(".")[0])
+    source = parent.column(generator.column) if parent else None
+    if parent is None or source is None:
+        yield ("column",), f"the referenced table has no column {generator.column!r}"
+    elif source.type != column.type:
+        yield ("column",), f"{parent.name}.{source.name} is {source.type!r}, column type is {column.type!r}"
+    elif isinstance(source.generator, LookupGenerator):
+        yield ("column",), f"{parent.name}.{source.name} is itself a lookup; copy from its source instead"
 
 
 def _generator_problems(column: Column, generator: Generator) -> Iterator[Problem]:
