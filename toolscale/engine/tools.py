@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema_rs
 
-from toolscale.spec.models import ColumnType, DomainSpec, Tool
+from toolscale.spec.models import ColumnType, DomainSpec, Result, Tool
 
 ValueDecoder = Callable[[Any], Any]
+Execute = Callable[[str, Mapping[str, Any]], sqlite3.Cursor]
 
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
@@ -69,13 +71,117 @@ def render_message(template: str, arguments: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda match: str(arguments.get(match.group(1), match.group(0))), template)
 
 
+# How one key of an assembled object is filled: from a column, an object of columns, or a child result.
+_COLUMN, _NEST, _CHILD = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class _RowPlan:
+    """How rows with given column names become objects; built once per column list."""
+
+    names: tuple[str, ...]
+    decoders: tuple[ValueDecoder, ...]
+    entries: tuple[tuple[str, int, Any], ...]  # (key, kind, column index | column indices | CompiledResult)
+    plain: bool  # every entry is a column taken as is: a plain dict(zip) suffices
+
+
+@dataclass(frozen=True)
+class CompiledResult:
+    """A `Result` ready to render: decoders by column name and compiled children."""
+
+    spec: Result
+    decoders: Mapping[str, ValueDecoder]
+    children: Mapping[str, CompiledResult]
+    _plans: dict[tuple[str, ...], _RowPlan] = field(default_factory=dict, repr=False)
+
+    def render(self, execute: Execute, parameters: Mapping[str, Any]) -> Any:
+        """Run the query with `parameters` and shape its rows (children run once per row)."""
+        cursor = execute(self.spec.query, parameters)
+        names = tuple(column[0] for column in cursor.description)
+        plan = self._plans.get(names)
+        if plan is None:
+            plan = self._plans[names] = self._plan(names)
+        shape = self.spec.shape
+        if shape == "value":
+            row = cursor.fetchone()
+            return None if row is None else plan.decoders[0](row[0])
+        if shape == "values":
+            decode = plan.decoders[0]
+            return [decode(row[0]) for row in cursor]
+        if shape == "value_map":
+            key_decoder, value_decoder = plan.decoders[0], plan.decoders[1]
+            return {str(key_decoder(row[0])): value_decoder(row[1]) for row in cursor}
+        if shape == "map":
+            key_decoder = plan.decoders[0]
+            return {str(key_decoder(row[0])): self._object(plan, row, execute, parameters) for row in cursor}
+        if shape == "row":
+            row = cursor.fetchone()
+            return None if row is None else self._object(plan, row, execute, parameters)
+        return [self._object(plan, row, execute, parameters) for row in cursor]
+
+    def _plan(self, names: tuple[str, ...]) -> _RowPlan:
+        index = {name: i for i, name in reversed(list(enumerate(names)))}
+        nested_first: dict[int, tuple[str, tuple[int, ...]]] = {}
+        nested_rest: set[int] = set()
+        for key, columns in self.spec.nest.items():
+            indices = tuple(index[column] for column in columns)
+            nested_first[indices[0]] = (key, indices)
+            nested_rest.update(indices[1:])
+        entries: list[tuple[str, int, Any]] = []
+        # A map's first column is its key, not part of its values.
+        start = 1 if self.spec.shape == "map" else 0
+        for i in range(start, len(names)):
+            if i in nested_first:
+                key, indices = nested_first[i]
+                entries.append((key, _NEST, indices))
+            elif i in nested_rest:
+                continue
+            elif names[i] in self.children:
+                entries.append((names[i], _CHILD, self.children[names[i]]))
+            else:
+                entries.append((names[i], _COLUMN, i))
+        return _RowPlan(
+            names=names,
+            decoders=tuple(self.decoders.get(name, _identity) for name in names),
+            entries=tuple(entries),
+            plain=start == 0 and not self.spec.omit_null and all(kind == _COLUMN for _, kind, _ in entries),
+        )
+
+    def _object(self, plan: _RowPlan, row: tuple[Any, ...], execute: Execute, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        if plan.plain:
+            return {name: decode(value) for name, decode, value in zip(plan.names, plan.decoders, row, strict=True)}
+        decoders = plan.decoders
+        output: dict[str, Any] = {}
+        child_parameters: dict[str, Any] | None = None
+        for key, kind, payload in plan.entries:
+            if kind == _COLUMN:
+                value = decoders[payload](row[payload])
+            elif kind == _NEST:
+                value = {plan.names[i]: decoders[i](row[i]) for i in payload}
+            else:
+                if child_parameters is None:
+                    child_parameters = {**parameters, **dict(zip(plan.names, row, strict=True))}
+                value = payload.render(execute, child_parameters)
+            if value is None and self.spec.omit_null:
+                continue
+            output[key] = value
+        return output
+
+
+def compile_result(result: Result, types_by_name: Mapping[str, set[ColumnType]]) -> CompiledResult:
+    decoders = {name: DECODERS[next(iter(types))] for name, types in types_by_name.items() if len(types) == 1}
+    decoders.update({name: DECODERS[column_type] for name, column_type in result.types.items()})
+    children = {key: compile_result(child, types_by_name) for key, child in result.children.items()}
+    return CompiledResult(spec=result, decoders=decoders, children=children)
+
+
 @dataclass(frozen=True)
 class CompiledTool:
     spec: Tool
     validator: jsonschema_rs.Validator
     parameter_names: tuple[str, ...]
     json_parameters: frozenset[str]  # arrays and objects, bound as JSON text
-    result_decoders: Mapping[str, ValueDecoder]
+    result: CompiledResult | None
 
     @property
     def name(self) -> str:
@@ -101,24 +207,15 @@ class CompiledTool:
             bound[name] = json.dumps(value, sort_keys=True) if name in self.json_parameters and value is not None else value
         return bound
 
-    def decoders_for(self, column_names: tuple[str, ...]) -> tuple[ValueDecoder, ...]:
-        return tuple(self.result_decoders.get(name, _identity) for name in column_names)
-
 
 def compile_tool(tool: Tool, types_by_name: Mapping[str, set[ColumnType]]) -> CompiledTool:
-    decoders: dict[str, ValueDecoder] = {}
-    for name, types in types_by_name.items():
-        if len(types) == 1:
-            decoders[name] = DECODERS[next(iter(types))]
-    if tool.result is not None:
-        decoders.update({name: DECODERS[column_type] for name, column_type in tool.result.types.items()})
     properties = tool.parameters.properties
     return CompiledTool(
         spec=tool,
         validator=jsonschema_rs.validator_for(parameters_schema(tool)),
         parameter_names=tuple(properties),
         json_parameters=frozenset(name for name, parameter in properties.items() if parameter.type in ("array", "object")),
-        result_decoders=decoders,
+        result=None if tool.result is None else compile_result(tool.result, types_by_name),
     )
 
 

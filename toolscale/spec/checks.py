@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
+from toolscale.engine.functions import register_functions
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
-from toolscale.spec.models import Column, DomainSpec, Table, Tool
+from toolscale.spec.models import Column, DomainSpec, Result, Table, Tool
 from toolscale.spec.population import check_population
 
 Location = tuple[str | int, ...]
@@ -69,6 +70,7 @@ class _Compiler:
             raw = connection.connection.dbapi_connection
         assert isinstance(raw, sqlite3.Connection)
         self._connection: sqlite3.Connection = raw
+        register_functions(self._connection)
         self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
         self._recording: _Compiled | None = None
         self._connection.set_authorizer(self._record)
@@ -258,39 +260,85 @@ def _check_tool(
             yield (*location, "pattern"), f"pattern must use {{seq}} exactly once and nothing else, uses {fields}"
 
     used: set[str] = set()
-    statements: list[tuple[Location, str, str, set[str]]] = [
-        ((*where, "preconditions", index, "query"), precondition.query, "query", declared | CLOCK_PARAMETERS)
-        for index, precondition in enumerate(tool.preconditions)
-    ]
-    statements += [
-        ((*where, "effects", index), effect, "effect", declared | CLOCK_PARAMETERS | generated)
-        for index, effect in enumerate(tool.effects)
-    ]
-    if tool.result is not None:
-        statements.append(((*where, "result", "query"), tool.result.query, "result", declared | CLOCK_PARAMETERS | generated))
-    for location, sql, role, allowed in statements:
-        compiled = compiler.compile(sql, run_for_columns=role == "result")
+    derived: set[str] = set()
+    for name, query in tool.derived.items():
+        location = (*where, "derived", name)
+        if name in declared or name in generated or name in CLOCK_PARAMETERS:
+            yield location, f"derived value {name!r} clashes with a parameter or generated id of the same name"
+        compiled = compiler.compile(query)
         used.update(compiled.parameters)
-        yield from _statement_problems(compiled, location, role, allowed, compiler.tables)
-        if role == "result" and tool.result is not None and compiled.error is None:
-            for column in compiled.columns:
-                if len(types_by_name.get(column, ())) > 1 and column not in tool.result.types:
-                    yield (
-                        location,
-                        f"result column {column!r} has different types in different tables; declare it in result.types",
-                    )
+        yield from _statement_problems(
+            compiled, location, "derived value", declared | CLOCK_PARAMETERS | derived, compiler.tables
+        )
+        derived.add(name)
+    fail_if_columns: dict[int, tuple[str, ...]] = {}
+    for index, precondition in enumerate(tool.preconditions):
+        key = "query" if precondition.query is not None else "fail_if"
+        sql = precondition.query if precondition.query is not None else precondition.fail_if
+        assert sql is not None
+        compiled = compiler.compile(sql, run_for_columns=key == "fail_if")
+        used.update(compiled.parameters)
+        allowed = declared | CLOCK_PARAMETERS | derived
+        yield from _statement_problems(compiled, (*where, "preconditions", index, key), "query", allowed, compiler.tables)
+        fail_if_columns[index] = compiled.columns
+    for index, effect in enumerate(tool.effects):
+        compiled = compiler.compile(effect)
+        used.update(compiled.parameters)
+        allowed = declared | CLOCK_PARAMETERS | generated | derived
+        yield from _statement_problems(compiled, (*where, "effects", index), "effect", allowed, compiler.tables)
+    if tool.result is not None:
+        allowed = declared | CLOCK_PARAMETERS | generated | derived
+        yield from _check_result(compiler, tool.result, (*where, "result"), allowed, types_by_name, used)
 
     for name in sorted(declared - used):
         yield (*where, "parameters", "properties", name), f"parameter {name!r} is declared but no SQL statement uses it"
     for name in sorted(generated - used):
         yield (*where, "generated_ids", name), f"generated id {name!r} is never used"
     for index, precondition in enumerate(tool.preconditions):
+        known = declared | set(fail_if_columns.get(index, ()))
+        what = "a parameter" if precondition.query is not None else "a parameter nor a column of the fail_if query"
         for placeholder in _placeholders(precondition.error):
-            if placeholder not in declared:
-                yield (
-                    (*where, "preconditions", index, "error"),
-                    f"placeholder {{{placeholder}}} is not a parameter of {tool.name!r}",
-                )
+            if placeholder not in known:
+                yield (*where, "preconditions", index, "error"), f"placeholder {{{placeholder}}} is not {what} of {tool.name!r}"
+
+
+def _check_result(
+    compiler: _Compiler,
+    result: Result,
+    where: Location,
+    allowed: set[str],
+    types_by_name: dict[str, set[Any]],
+    used: set[str],
+) -> Iterator[Problem]:
+    """A result query and, recursively, its children (which may also bind the row's columns)."""
+    location = (*where, "query")
+    compiled = compiler.compile(result.query, run_for_columns=True)
+    used.update(compiled.parameters)
+    yield from _statement_problems(compiled, location, "result", allowed, compiler.tables)
+    if compiled.error is not None:
+        return
+    columns = compiled.columns
+    for column in columns:
+        if len(types_by_name.get(column, ())) > 1 and column not in result.types:
+            yield location, f"result column {column!r} has different types in different tables; declare it in result.types"
+    if result.shape == "value_map" and len(columns) != 2:
+        yield location, f"shape 'value_map' needs exactly 2 columns (key, value), has {len(columns)}"
+    if result.shape == "map" and len(columns) < 2:
+        yield location, f"shape 'map' needs a key column and at least one value column, has {len(columns)}"
+    nested: list[str] = []
+    for key, members in result.nest.items():
+        if not members:
+            yield (*where, "nest", key), "needs at least one column"
+        for member in members:
+            if member not in columns:
+                yield (*where, "nest", key), f"column {member!r} is not a column of the result query"
+        nested += members
+    for member in sorted({name for name in nested if nested.count(name) > 1}):
+        yield (*where, "nest"), f"column {member!r} is nested more than once"
+    for key, child in result.children.items():
+        if key not in columns:
+            yield (*where, "children", key), f"{key!r} is not a column of the result query (a child replaces a column)"
+        yield from _check_result(compiler, child, (*where, "children", key), allowed | set(columns), types_by_name, used)
 
 
 def _statement_problems(

@@ -43,9 +43,7 @@ class Column(_Strict):
     enum: list[JsonScalar] | None = Field(
         default=None, min_length=1, description="Allowed values, enforced by a CHECK constraint."
     )
-    generator: Generator | None = Field(
-        default=None, description="How `toolscale populate` fills this column."
-    )
+    generator: Generator | None = Field(default=None, description="How `toolscale populate` fills this column.")
 
 
 class Check(_Strict):
@@ -119,13 +117,26 @@ class Parameters(_Strict):
 
 
 class Precondition(_Strict):
-    """A SELECT that must return at least one row, else the call fails with `error`.
+    """A rule checked before a tool's effects: exactly one of `query` or `fail_if`.
 
-    `error` may name the tool's arguments as `{name}` placeholders.
+    `query` must return at least one row, else the call fails with `error`. `fail_if` fails the
+    call when it returns a row, and that row's columns (then the tool's arguments) fill the
+    `{name}` placeholders of `error`, so a message can name the offending element of a list.
     """
 
-    query: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1, description="A SELECT that must return a row.")
+    fail_if: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A SELECT whose first row, if any, fails the call and fills the error's placeholders.",
+    )
     error: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_query(self) -> Precondition:
+        if (self.query is None) == (self.fail_if is None):
+            raise ValueError("a precondition needs exactly one of 'query' and 'fail_if'")
+        return self
 
 
 class GeneratedId(_Strict):
@@ -138,17 +149,39 @@ class GeneratedId(_Strict):
     pattern: str = Field(min_length=1, description="Python format string using only {seq}, e.g. 'TRF-{seq:06d}'.")
 
 
+ResultShape = Literal["row", "rows", "value", "values", "map", "value_map"]
+
+
 class Result(_Strict):
-    """The query whose rows are returned to the agent as JSON."""
+    """The query whose rows are returned to the agent as JSON, optionally assembled into nested JSON.
+
+    Nested values are assembled from typed rows in the engine (not with SQL's JSON functions, which
+    print reals with 15 significant digits): `nest` groups columns into an object and `children`
+    replaces a column by the result of a query run once per row.
+    """
 
     query: str = Field(min_length=1)
-    shape: Literal["row", "rows", "value"] = Field(
-        default="row", description="row: one object; rows: a list of objects; value: the first column of the first row."
+    shape: ResultShape = Field(
+        default="row",
+        description="row: one object; rows: a list of objects; value: the first column of the first row; "
+        "values: the first column of every row; map: an object keyed by the first column whose values are "
+        "objects of the other columns; value_map: an object keyed by the first column whose values are the second.",
     )
     types: dict[Identifier, ColumnType] = Field(
         default={},
         description="Types of result columns whose names are not (unambiguously) table columns.",
     )
+    nest: dict[Identifier, list[Identifier]] = Field(
+        default={},
+        description="Objects assembled from columns: key -> the columns it holds (keys are the column names); "
+        "the object takes the place of its first column.",
+    )
+    children: dict[Identifier, Result] = Field(
+        default={},
+        description="Columns replaced by a nested result whose query runs once per row and binds the row's "
+        "columns as :name parameters besides the tool's (a row column shadows a parameter of the same name).",
+    )
+    omit_null: bool = Field(default=False, description="Leave out the keys of an object whose value is null.")
 
 
 class Tool(_Strict):
@@ -156,6 +189,11 @@ class Tool(_Strict):
     description: str = Field(min_length=1)
     kind: Literal["read", "write"]
     parameters: Parameters = Parameters()
+    derived: dict[Identifier, str] = Field(
+        default={},
+        description="Named scalar SELECTs run in order before the preconditions; each value (NULL without a row) "
+        "is bound as :name for the later derived values, preconditions, effects and result.",
+    )
     preconditions: list[Precondition] = []
     generated_ids: dict[Identifier, GeneratedId] = {}
     effects: list[str] = Field(default=[], description="DML statements, run in order with bound parameters.")
