@@ -51,8 +51,6 @@ def _column(column: Column) -> sa.Column[object]:
         primary_key=column.primary_key,
         nullable=column.nullable and not column.primary_key,
         unique=column.unique and not column.primary_key,
-        # Tools look rows up by their owner (accounts of a client, lines of an order): index every reference.
-        index=column.references is not None and not column.primary_key,
         # An INTEGER PRIMARY KEY is SQLite's rowid alias; AUTOINCREMENT would add a bookkeeping table.
         autoincrement=False,
     )
@@ -60,7 +58,15 @@ def _column(column: Column) -> sa.Column[object]:
 
 def _table(metadata: sa.MetaData, table: Table) -> sa.Table:
     checks = [sa.CheckConstraint(check.expression, name=check.name) for check in table.checks]
-    return sa.Table(table.name, metadata, *(_column(column) for column in table.columns), *checks)
+    created = sa.Table(table.name, metadata, *(_column(column) for column in table.columns), *checks)
+    # Tools look rows up by their owner (accounts of a client, lines of an order): index every reference.
+    # Created in declared order by DDL events: SQLAlchemy creates a table's `indexes` in set order,
+    # which varies between builds and would make the database file's bytes vary with it.
+    for column in table.columns:
+        if column.references is not None and not column.primary_key:
+            ddl = f"CREATE INDEX ix_{table.name}_{column.name} ON {table.name} ({column.name})"
+            sa.event.listen(created, "after_create", sa.DDL(ddl))
+    return created
 
 
 def metadata_for(spec: DomainSpec) -> sa.MetaData:

@@ -1,0 +1,231 @@
+"""The populate stage: every declared constraint holds (checked by SQL), output is deterministic,
+sizes scale as documented, and bad generators are reported with file, field path and reason."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from toolscale.cli import app
+from toolscale.engine.database import DomainDatabase
+from toolscale.populate.stage import default_size, populate, table_rows
+from toolscale.populate.values import PopulateError
+from toolscale.spec.errors import SpecError
+from toolscale.spec.generators import ReferenceGenerator
+from toolscale.spec.loader import domain_dir, domain_names, load_domain, load_spec
+from toolscale.spec.population import is_populated
+
+POPULATED = [name for name in domain_names() if is_populated(load_domain(name))]
+SIZE = 60
+
+
+@pytest.fixture(scope="module", params=POPULATED)
+def populated(request: pytest.FixtureRequest) -> Iterator[tuple[DomainDatabase, sqlite3.Connection]]:
+    database = populate(load_domain(request.param), SIZE, seed=3)
+    connection = sqlite3.connect(":memory:")
+    connection.deserialize(database.image)
+    yield database, connection
+    connection.close()
+
+
+def _count(connection: sqlite3.Connection, sql: str) -> int:
+    (value,) = connection.execute(sql).fetchone()
+    assert isinstance(value, int)
+    return value
+
+
+def test_references_resolve_and_cardinalities_hold(populated: tuple[DomainDatabase, sqlite3.Connection]) -> None:
+    database, connection = populated
+    for table in database.spec.tables:
+        for column in table.columns:
+            if column.references is None:
+                continue
+            parent, key = column.references.split(".")
+            dangling = _count(
+                connection,
+                f"SELECT count(*) FROM {table.name} c WHERE c.{column.name} IS NOT NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = c.{column.name})",
+            )
+            assert dangling == 0, f"{table.name}.{column.name}: {dangling} dangling references"
+            generator = column.generator
+            if isinstance(generator, ReferenceGenerator) and not generator.pick:
+                # Rows a tool inserted would not count here: the database is fresh.
+                low, high = connection.execute(
+                    f"SELECT min(n), max(n) FROM (SELECT count(c.{column.name}) AS n FROM {parent} p "
+                    f"LEFT JOIN {table.name} c ON c.{column.name} = p.{key} GROUP BY p.{key})"
+                ).fetchone()
+                assert generator.min <= low <= high <= generator.max, f"{table.name}.{column.name}: {low}..{high} children"
+
+
+def test_unique_not_null_enum_and_checks_hold(populated: tuple[DomainDatabase, sqlite3.Connection]) -> None:
+    database, connection = populated
+    for table in database.spec.tables:
+        for column in table.columns:
+            if column.unique or column.primary_key:
+                distinct = _count(connection, f"SELECT count(DISTINCT {column.name}) FROM {table.name}")
+                assert distinct == _count(connection, f"SELECT count(*) FROM {table.name}"), f"{table.name}.{column.name}"
+            if not column.nullable:
+                assert _count(connection, f"SELECT count(*) FROM {table.name} WHERE {column.name} IS NULL") == 0
+            if column.enum is not None:
+                allowed = ", ".join("?" for _ in column.enum)
+                outside = connection.execute(
+                    f"SELECT count(*) FROM {table.name} WHERE {column.name} NOT IN ({allowed})", column.enum
+                ).fetchone()[0]
+                assert outside == 0, f"{table.name}.{column.name}: values outside its enum"
+        for check in table.checks:
+            broken = _count(connection, f"SELECT count(*) FROM {table.name} WHERE NOT ({check.expression})")
+            assert broken == 0, f"{table.name}: check {check.name} fails on {broken} rows"
+
+
+def _snapshot(connection: sqlite3.Connection, tables: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: connection.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in tables}
+
+
+def test_database_is_a_fixed_point_of_its_consistency_rules(populated: tuple[DomainDatabase, sqlite3.Connection]) -> None:
+    database, connection = populated
+    names = [table.name for table in database.spec.tables]
+    before = _snapshot(connection, names)
+    clock = {"now": database.spec.clock.isoformat(), "today": database.spec.clock.date().isoformat()}
+    connection.execute("SAVEPOINT rules")
+    for table in database.spec.tables:
+        for statement in table.derive:
+            connection.execute(statement, clock)
+    after = _snapshot(connection, names)
+    connection.execute("ROLLBACK TO rules")
+    assert after == before
+
+
+@pytest.mark.parametrize("domain", POPULATED)
+def test_populate_is_deterministic(domain: str) -> None:
+    spec = load_domain(domain)
+    first = populate(spec, 25, seed=7)
+    assert populate(spec, 25, seed=7).image == first.image
+    assert populate(spec, 25, seed=8).image != first.image
+
+
+def test_size_counts_caller_rows_and_scales_other_tables() -> None:
+    spec = load_domain("bank")
+    unit = default_size(spec)
+    assert table_rows(spec, spec.table("clients"), 250) == 250  # type: ignore[arg-type]
+    assert table_rows(spec, spec.table("accounts"), 250) is None  # type: ignore[arg-type]
+    products = load_domain("ecommerce").table("products")
+    assert products is not None
+    ecommerce = load_domain("ecommerce")
+    assert table_rows(ecommerce, products, default_size(ecommerce)) == products.rows
+    assert table_rows(ecommerce, products, default_size(ecommerce) // 2) == (products.rows or 0) // 2
+    assert table_rows(ecommerce, products, 1) == 1, "a declared table keeps at least one row"
+    assert unit == 1000
+
+
+def test_generated_ids_continue_after_populated_ones() -> None:
+    database = populate(load_domain("bank"), 20, seed=1)
+    with database.fork() as environment:
+        client, email = environment.query("SELECT client_id, email FROM clients WHERE status = 'active' LIMIT 1")[0]
+        (payees,) = environment.query("SELECT count(*) FROM payees")[0]
+        observation = environment.call("add_payee", {"client_id": client, "name": "Landlord", "account_number": "1234567890"})
+    assert observation.ok, observation.error
+    assert observation.output["payee_id"] == f"PAY-{payees + 1:07d}"
+    assert email
+
+
+def _write_spec(tmp_path: Path, edit: Any) -> Path:
+    data = yaml.safe_load((domain_dir("bank") / "domain.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    path = folder / "domain.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _column(data: dict[str, Any], table: str, column: str) -> dict[str, Any]:
+    found = next(t for t in data["tables"] if t["name"] == table)
+    result: dict[str, Any] = next(c for c in found["columns"] if c["name"] == column)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("edit", "location", "reason"),
+    [
+        (
+            lambda d: _column(d, "clients", "city")["generator"].update(provider="no_such_provider"),
+            "tables[0].columns[7].generator.provider",
+            "no provider",
+        ),
+        (
+            lambda d: _column(d, "clients", "city")["generator"].update(locale="xx_XX"),
+            "tables[0].columns[7].generator.provider",
+            "locale",
+        ),
+        (
+            lambda d: _column(d, "clients", "status")["generator"].update(values=["active", "gone"]),
+            "tables[0].columns[9].generator.values[1]",
+            "enum",
+        ),
+        (
+            lambda d: _column(d, "accounts", "balance").update(generator={"kind": "date", "min_days": 0, "max_days": 1}),
+            "tables[1].columns[4].generator.kind",
+            "date",
+        ),
+        (lambda d: _column(d, "clients", "city").pop("generator"), "tables[0].columns[7]", "no generator"),
+        (lambda d: _column(d, "accounts", "client_id")["generator"].update(pick=True), "tables[1]", "driving reference"),
+        (
+            lambda d: _column(d, "clients", "client_id")["generator"].update(pattern="CL-{n}"),
+            "tables[0].columns[0].generator.pattern",
+            "{seq}",
+        ),
+        (
+            lambda d: _column(d, "cards", "daily_limit").update(generator={"kind": "integer", "min": 9, "max": 1}),
+            "tables[2].columns[4].generator",
+            "exceeds",
+        ),
+        (lambda d: d["tables"][1].update(derive=["DELETE FROM accounts"]), "tables[1].derive[0]", "UPDATE"),
+        (lambda d: d["tables"][1].update(derive=["UPDATE accounts SET balance = :x"]), "tables[1].derive[0]", ":now"),
+    ],
+)
+def test_bad_population_specs_name_file_field_and_reason(tmp_path: Path, edit: Any, location: str, reason: str) -> None:
+    path = _write_spec(tmp_path, edit)
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    matches = [issue for issue in raised.value.issues if issue.location.startswith(location) and reason in issue.reason]
+    assert matches, f"wanted {location}: ...{reason}..., got {[str(issue) for issue in raised.value.issues]}"
+    assert all(issue.file == path for issue in raised.value.issues)
+
+
+def test_impossible_rows_are_a_populate_error_naming_the_column(tmp_path: Path) -> None:
+    unique_choice = _write_spec(
+        tmp_path, lambda d: _column(d, "clients", "city").update(unique=True, generator={"kind": "choice", "values": ["A", "B"]})
+    )
+    with pytest.raises(PopulateError, match=r"clients\.city.*distinct"):
+        populate(load_spec(unique_choice), 10, seed=0)
+
+
+def test_a_broken_consistency_rule_is_a_populate_error_naming_the_check(tmp_path: Path) -> None:
+    path = _write_spec(tmp_path, lambda d: d["tables"][1].update(derive=["UPDATE accounts SET balance = -overdraft_limit - 1"]))
+    with pytest.raises(PopulateError, match=r"accounts\.derive\[0\].*balance_within_overdraft.*Insufficient funds"):
+        populate(load_spec(path), 10, seed=0)
+
+
+def test_cli_writes_the_same_bytes_twice(tmp_path: Path) -> None:
+    runner = CliRunner()
+    outputs = [tmp_path / "a.sqlite", tmp_path / "b.sqlite"]
+    for out in outputs:
+        result = runner.invoke(
+            app, ["populate", "--domain", "bank", "--size", "30", "--seed", "5", "--no-progress", "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "clients 30" in result.output
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    assert DomainDatabase.load(load_domain("bank"), outputs[0]).state_hash == populate(load_domain("bank"), 30, seed=5).state_hash
+
+
+def test_cli_reports_an_unknown_domain() -> None:
+    result = CliRunner().invoke(app, ["populate", "--domain", "nope", "--no-progress"])
+    assert result.exit_code == 1
+    assert "nope" in result.output
