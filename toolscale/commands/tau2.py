@@ -1,0 +1,93 @@
+"""`toolscale tau2`: import and export τ²-bench tasks, and replay action lists with upstream's diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolscale.spec.loader import load_domain
+from toolscale.tau2.replay import Replayer, ReplayInputError
+from toolscale.tau2.tasks import (
+    TaskFileError,
+    action_problems,
+    import_tasks,
+    read_task_records,
+    read_tau2_tasks,
+    tau2_tasks_json,
+    write_task_records,
+)
+
+app = typer.Typer(no_args_is_help=True, help="Import/export τ²-bench tasks and replay actions with τ²-bench's diff format.")
+
+
+@app.command("import")
+def import_command(
+    tasks: Annotated[Path, typer.Argument(help="An upstream tasks.json.")],
+    out: Annotated[Path, typer.Option(help="Where to write the task records (JSONL).")],
+    domain: Annotated[str, typer.Option(help="The ToolScale domain the tasks run in.")] = "retail",
+) -> None:
+    """Read upstream tasks, check their actions against the domain's tools, write ToolScale task records."""
+    try:
+        upstream = read_tau2_tasks(tasks)
+    except TaskFileError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    spec = load_domain(domain)
+    problems = [problem for task in upstream for problem in action_problems(task, spec)]
+    for problem in problems:
+        typer.echo(f"{tasks}: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    write_task_records(import_tasks(upstream, domain), out)
+    typer.echo(f"{out}: {len(upstream)} task(s) of domain {domain!r}")
+
+
+@app.command("export")
+def export_command(
+    records: Annotated[Path, typer.Argument(help="ToolScale task records (JSONL).")],
+    out: Annotated[Path, typer.Option(help="Where to write the upstream tasks.json.")],
+) -> None:
+    """Write task records back in upstream's tasks.json shape."""
+    try:
+        tasks = read_task_records(records)
+    except TaskFileError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tau2_tasks_json(tasks), encoding="utf-8")
+    typer.echo(f"{out}: {len(tasks)} task(s)")
+
+
+@app.command("replay")
+def replay_command(
+    calls: Annotated[Path, typer.Option(help='JSONL, one {"id", "actions": [{"name", "arguments"}]} per line.')],
+    out: Annotated[Path, typer.Option(help="Where to write one result line per input line.")],
+    domain: Annotated[str, typer.Option(help="The domain (one with a τ²-bench converter).")] = "retail",
+) -> None:
+    """Run each line's actions in order on its own fresh copy of the database; report calls and final diff."""
+    try:
+        replayer = Replayer.for_domain(domain)
+        lines = calls.read_text(encoding="utf-8").splitlines()
+        results = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{calls}: line {number}"
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ReplayInputError(f"{where}: not JSON: {error}") from error
+            if not isinstance(item, dict):
+                raise ReplayInputError(f"{where}: expected an object with 'id' and 'actions'")
+            results.append(replayer.replay(item, where))
+    except (ReplayInputError, OSError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results), encoding="utf-8")
+    failed = sum(not call["ok"] for result in results for call in result["actions"])
+    changed = sum(any(result["final_db_diff"].values()) for result in results)
+    typer.echo(f"{out}: {len(results)} item(s), {failed} failed call(s), {changed} with a changed database")

@@ -1,0 +1,165 @@
+"""τ²-bench's Task shape, and ToolScale task records that extend it.
+
+The models accept exactly upstream's fields (unknown ones are errors, so a format change is noticed)
+and remember which fields a file set, so `import` then `export` gives back the same JSON: fields that
+were absent stay absent and explicit nulls stay null. Field order follows upstream's files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+from toolscale.engine.tools import compile_tools
+from toolscale.spec.models import DomainSpec
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _Tau2(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StructuredUserInstructions(_Tau2):
+    task_instructions: str
+    domain: str
+    reason_for_call: str
+    known_info: str | None = None
+    unknown_info: str | None = None
+
+
+class UserScenario(_Tau2):
+    persona: str | None = None
+    instructions: StructuredUserInstructions | str
+
+
+class Description(_Tau2):
+    purpose: str | None = None
+    relevant_policies: str | None = None
+    notes: str | None = None
+
+
+class Action(_Tau2):
+    action_id: str
+    requestor: Literal["user", "assistant"] | None = None
+    name: str
+    arguments: dict[str, Any]
+    info: str | None = None
+    compare_args: list[str] | None = None
+
+
+class EvaluationCriteria(_Tau2):
+    actions: list[Action] | None = None
+    env_assertions: list[dict[str, Any]] | None = None
+    communicate_info: list[str] | None = None
+    nl_assertions: list[str] | None = None
+    reward_basis: list[str] = ["DB", "COMMUNICATE"]
+
+
+class Tau2Task(_Tau2):
+    """One task of a τ²-bench `tasks.json`."""
+
+    id: str
+    description: Description | None = None
+    user_scenario: UserScenario
+    ticket: str | None = None
+    initial_state: dict[str, Any] | None = None
+    evaluation_criteria: EvaluationCriteria | None = None
+    issues: list[dict[str, Any]] | None = None
+
+    def to_upstream(self) -> dict[str, Any]:
+        """The task as upstream writes it: only the fields that were set."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_unset=True)
+        return data
+
+    @property
+    def actions(self) -> list[Action]:
+        return list(self.evaluation_criteria.actions or []) if self.evaluation_criteria else []
+
+
+class TaskRecord(Tau2Task):
+    """A ToolScale task: the τ² task extended with the domain it runs in."""
+
+    domain: str
+
+    def to_upstream(self) -> dict[str, Any]:
+        data = super().to_upstream()
+        del data["domain"]
+        return data
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be read; the message names the file, the task and the reason."""
+
+
+def read_tau2_tasks(path: Path) -> list[Tau2Task]:
+    """The tasks of an upstream `tasks.json` (a JSON array of tasks)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise TaskFileError(f"{path}: cannot read tasks: {error}") from error
+    if not isinstance(data, list):
+        raise TaskFileError(f"{path}: expected a JSON array of tasks, found {type(data).__name__}")
+    return [_validate(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
+
+
+def read_task_records(path: Path) -> list[TaskRecord]:
+    """ToolScale task records from a JSONL file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise TaskFileError(f"{path}: cannot read task records: {error.strerror}") from error
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise TaskFileError(f"{path}: line {number}: not JSON: {error}") from error
+        records.append(_validate(TaskRecord, item, f"{path}: line {number}"))
+    return records
+
+
+def _validate(model: type[_Model], item: Any, where: str) -> _Model:
+    try:
+        return model.model_validate(item)
+    except pydantic.ValidationError as error:
+        task = f" (task {item.get('id')!r})" if isinstance(item, dict) else ""
+        reasons = "; ".join(f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}" for detail in error.errors())
+        raise TaskFileError(f"{where}{task}: {reasons}") from error
+
+
+def action_problems(task: Tau2Task, spec: DomainSpec) -> list[str]:
+    """Why the task's actions do not fit the domain's tools (unknown tool, invalid arguments)."""
+    tools = compile_tools(spec)
+    problems = []
+    for action in task.actions:
+        tool = tools.get(action.name)
+        if tool is None:
+            problems.append(f"task {task.id!r} action {action.action_id!r}: unknown tool {action.name!r} in domain {spec.name!r}")
+            continue
+        problem = tool.argument_error(action.arguments)
+        if problem is not None:
+            problems.append(f"task {task.id!r} action {action.action_id!r}: invalid arguments for {action.name}: {problem}")
+    return problems
+
+
+def import_tasks(tasks: Sequence[Tau2Task], domain: str) -> list[TaskRecord]:
+    return [TaskRecord.model_validate({**task.to_upstream(), "domain": domain}) for task in tasks]
+
+
+def write_task_records(records: Iterable[TaskRecord], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(record.model_dump(mode="json", exclude_unset=True), ensure_ascii=False) for record in records]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def tau2_tasks_json(records: Iterable[TaskRecord]) -> str:
+    """Records as an upstream `tasks.json` (same formatting as upstream's files)."""
+    return json.dumps([record.to_upstream() for record in records], indent=4) + "\n"
