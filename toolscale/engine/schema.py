@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,8 +65,15 @@ def _table(metadata: sa.MetaData, table: Table) -> sa.Table:
     for column in table.columns:
         if column.references is not None and not column.primary_key:
             ddl = f"CREATE INDEX ix_{table.name}_{column.name} ON {table.name} ({column.name})"
-            sa.event.listen(created, "after_create", sa.DDL(ddl))
+            sa.event.listen(created, "after_create", _run_after_create(ddl))
     return created
+
+
+def _run_after_create(ddl: str) -> Callable[..., None]:
+    def run(_table: sa.Table, connection: sa.Connection, **_: Any) -> None:
+        connection.exec_driver_sql(ddl)
+
+    return run
 
 
 def metadata_for(spec: DomainSpec) -> sa.MetaData:
