@@ -14,6 +14,7 @@ from collections.abc import Collection
 from typing import Any
 
 from toolscale.engine.authorizer import DomainAuthorizer
+from toolscale.engine.functions import register_functions
 
 
 class EpisodeConnection:
@@ -22,6 +23,8 @@ class EpisodeConnection:
         self.sqlite = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.sqlite.deserialize(image)
         self.sqlite.execute("PRAGMA foreign_keys = ON")
+        # Once per copy: (re)defining a function expires every statement SQLite has prepared.
+        register_functions(self.sqlite)
         # Instantiating the JSON table functions touches the schema; do it before the authorizer is on.
         self.sqlite.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
         self.sqlite.set_authorizer(self.authorizer)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from toolscale.engine import state
 from toolscale.engine.connection import EpisodeConnection
-from toolscale.engine.functions import register_functions
 from toolscale.engine.schema import CHANGE_LOG
 from toolscale.engine.tools import DECODERS, CompiledTool, ValueDecoder, openai_tool, render_message
 
@@ -78,7 +77,6 @@ class Environment:
         self._episode: EpisodeConnection | None = self._pool.check_out()
         self._connection = self._episode.sqlite
         self._authorizer = self._episode.authorizer
-        register_functions(self._connection)
 
     # -- tool calls ---------------------------------------------------------------------------
 
