@@ -36,7 +36,9 @@ def test_read_returns_typed_json(bank_db: DomainDatabase) -> None:
 
 def test_lookup_value_shape_and_case_insensitive_match(bank_db: DomainDatabase) -> None:
     with bank_db.fork() as env:
-        assert env.call("find_client_by_email", {"email": "MARIA.OKAFOR@example.com"}).output == MARIA
+        observation = env.call("find_client_by_email", {"email": "MARIA.OKAFOR@example.com"})
+    assert observation.output == MARIA
+    assert observation.content == MARIA  # text is shown as it is, not as a JSON string
 
 
 @pytest.mark.parametrize(

@@ -127,3 +127,44 @@ def test_load_rejects_a_database_of_another_spec(tmp_path: Path, bank_spec: Doma
 def test_build_rejects_bad_rows_with_the_reason(tiny_spec: DomainSpec, rows: dict[str, Any], message: str) -> None:
     with pytest.raises(DatabaseError, match=re.escape(message)):
         DomainDatabase.build(tiny_spec, rows)
+
+
+DOCUMENTS = DomainSpec.model_validate(
+    {
+        "name": "documents",
+        "description": "Documents with a JSON body.",
+        "clock": "2025-01-01T00:00:00",
+        "caller": {"table": "docs", "known": ["doc_id"]},
+        "tables": [
+            {
+                "name": "docs",
+                "columns": [{"name": "doc_id", "type": "text", "primary_key": True}, {"name": "body", "type": "json"}],
+            }
+        ],
+        "tools": [
+            {
+                "name": "set_body",
+                "kind": "write",
+                "description": "Replace a document's body.",
+                "parameters": {
+                    "properties": {"doc_id": {"type": "string"}, "body": {"type": "object"}},
+                    "required": ["doc_id", "body"],
+                },
+                # SQLite's json() writes documents without spaces; the build wrote them with Python's spacing.
+                "effects": ["UPDATE docs SET body = json(:body) WHERE doc_id = :doc_id"],
+                "result": {"query": "SELECT body FROM docs WHERE doc_id = :doc_id", "shape": "value"},
+            }
+        ],
+    }
+)
+
+
+def test_json_columns_hash_as_documents_whatever_wrote_them() -> None:
+    database = DomainDatabase.build(DOCUMENTS, {"docs": [{"doc_id": "d1", "body": {"b": [1, 2.5], "a": "x"}}]})
+    with database.fork() as env:
+        assert env.call("set_body", {"doc_id": "d1", "body": {"a": "x", "b": [1, 2.5]}}).output == {"a": "x", "b": [1, 2.5]}
+        assert env.state_hash() == database.state_hash == env.rescanned_state_hash()
+        assert env.state_diff() == {}
+        assert env.call("set_body", {"doc_id": "d1", "body": {"a": "x", "b": [1, 2]}}).ok
+        assert env.state_hash() != database.state_hash
+        assert env.state_diff()["docs"]["d1"]["after"] == {"doc_id": "d1", "body": {"a": "x", "b": [1, 2]}}

@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from toolscale.engine import state
 from toolscale.engine.connection import ConnectionPool
-from toolscale.engine.schema import META_TABLE, change_log_triggers, metadata_for
+from toolscale.engine.schema import META_TABLE, change_log_triggers, json_columns, metadata_for
 from toolscale.engine.tools import CompiledTool, compile_tools
 from toolscale.spec.models import Column, DomainSpec
 
@@ -167,5 +167,5 @@ def _scan_digest_sums(connection: sa.Connection, spec: DomainSpec) -> dict[str, 
     for table in spec.tables:
         columns = ", ".join(column.name for column in table.columns)
         rows = connection.exec_driver_sql(f"SELECT {columns} FROM {table.name}")
-        sums[table.name] = state.table_digest_sum(table.name, rows)
+        sums[table.name] = state.table_digest_sum(table.name, rows, json_columns(table))
     return sums

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolscale.engine import state
 from toolscale.engine.connection import EpisodeConnection
-from toolscale.engine.schema import CHANGE_LOG
+from toolscale.engine.schema import CHANGE_LOG, json_columns
 from toolscale.engine.tools import DECODERS, CompiledTool, ValueDecoder, openai_tool, render_message
 
 if TYPE_CHECKING:
@@ -38,7 +38,10 @@ class Observation:
     @property
     def content(self) -> str:
         """The text the agent sees."""
-        return json.dumps(self.output, ensure_ascii=False) if self.ok else f"Error: {self.error}"
+        if not self.ok:
+            return f"Error: {self.error}"
+        # Text is shown as it is (as τ²-bench does), everything else as JSON.
+        return self.output if isinstance(self.output, str) else json.dumps(self.output, ensure_ascii=False)
 
 
 class _CallFailedError(Exception):
@@ -51,6 +54,7 @@ class _TableLayout:
     primary_key_index: int
     decoders: tuple[ValueDecoder, ...]
     names: tuple[str, ...]
+    json_columns: tuple[int, ...]
 
 
 class Environment:
@@ -66,6 +70,7 @@ class Environment:
                 primary_key_index=next(i for i, column in enumerate(table.columns) if column.primary_key),
                 decoders=tuple(DECODERS[column.type] for column in table.columns),
                 names=tuple(column.name for column in table.columns),
+                json_columns=json_columns(table),
             )
             for table in spec.tables
         }
@@ -188,8 +193,8 @@ class Environment:
         before: dict[RowKey, state.Row | None] = {}
         for _seq, table, old_rowid, new_rowid, *values in entries:
             if old_rowid is not None and (table, old_rowid) not in before:
-                width = len(self._layouts[table].names)
-                before[(table, old_rowid)] = tuple(values[:width])
+                layout = self._layouts[table]
+                before[(table, old_rowid)] = state.canonical_row(values[: len(layout.names)], layout.json_columns)
             if new_rowid is not None and (table, new_rowid) not in before:
                 before[(table, new_rowid)] = None
         for key, old_image in before.items():
@@ -203,8 +208,9 @@ class Environment:
 
     def _current_row(self, key: RowKey) -> state.Row | None:
         table, rowid = key
-        rows = self._engine_sql(f"SELECT {self._layouts[table].columns} FROM {table} WHERE rowid = ?", (rowid,))
-        return tuple(rows[0]) if rows else None
+        layout = self._layouts[table]
+        rows = self._engine_sql(f"SELECT {layout.columns} FROM {table} WHERE rowid = ?", (rowid,))
+        return state.canonical_row(rows[0], layout.json_columns) if rows else None
 
     def state_hash(self) -> str:
         """The canonical hash of the current state; equal states have equal hashes, whatever the path."""
@@ -215,7 +221,7 @@ class Environment:
         sums = {}
         for table, layout in self._layouts.items():
             rows = self._engine_sql(f"SELECT {layout.columns} FROM {table}")
-            sums[table] = state.table_digest_sum(table, rows)
+            sums[table] = state.table_digest_sum(table, rows, layout.json_columns)
         return state.state_hash(sums)
 
     def state_diff(self) -> StateDiff:

@@ -124,3 +124,8 @@ def change_log_triggers(spec: DomainSpec) -> Iterator[str]:
             f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_delete AFTER DELETE ON {table.name} "
             f"BEGIN {log}, {value_columns}) VALUES ('{table.name}', OLD.rowid, NULL, {old_values}); END"
         )
+
+
+def json_columns(table: Table) -> tuple[int, ...]:
+    """Positions of the table's JSON columns, which the state hash reads as documents, not text."""
+    return tuple(index for index, column in enumerate(table.columns) if column.type == "json")

@@ -1,13 +1,15 @@
 """Canonical database state: an order-independent hash built from per-row digests.
 
 The state of a table is the multiset of its rows. Each row is serialized canonically (declared
-column order, JSON with shortest round-trip floats, so 1 and 1.0 differ) and digested; a table's
+column order, JSON with shortest round-trip floats, so 1 and 1.0 differ, JSON columns re-serialized
+with sorted keys) and digested; a table's
 digest sum is the sum of its row digests modulo 2**256 (an additive multiset hash). Row order,
 rowids and insertion history do not enter it, and a change of k rows updates it in O(k).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,10 +25,27 @@ def row_digest(table: str, row: Sequence[SqlValue]) -> int:
     return int.from_bytes(hashlib.blake2b(encoded.encode(), digest_size=32).digest(), "big")
 
 
-def table_digest_sum(table: str, rows: Iterable[Sequence[SqlValue]]) -> int:
+def canonical_row(row: Sequence[SqlValue], json_columns: Sequence[int]) -> Row:
+    """The row with its JSON columns re-serialized canonically.
+
+    SQL's JSON functions and Python's json module space documents differently; without this the
+    same document written by two paths would make two states that are equal look different.
+    """
+    if not json_columns:
+        return tuple(row)
+    values = list(row)
+    for index in json_columns:
+        value = values[index]
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # not a JSON document: hashed as the text it is
+                values[index] = json.dumps(json.loads(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return tuple(values)
+
+
+def table_digest_sum(table: str, rows: Iterable[Sequence[SqlValue]], json_columns: Sequence[int] = ()) -> int:
     total = 0
     for row in rows:
-        total += row_digest(table, row)
+        total += row_digest(table, canonical_row(row, json_columns))
     return total % MODULUS
 
 
