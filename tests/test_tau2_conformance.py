@@ -167,3 +167,12 @@ def test_import_rejects_actions_the_domain_cannot_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["tau2", "import", str(path), "--out", str(tmp_path / "r.jsonl")])
     assert result.exit_code == 1
     assert "task '0' action '0_0': unknown tool 'teleport'" in result.output
+
+
+def test_replay_accepts_imported_task_records(replayer: Replayer) -> None:
+    """`toolscale tau2 import` output replays as is: the gold actions come from evaluation_criteria."""
+    gold = gold_lines()[5]
+    task = next(task for task in json.loads((REFERENCE / "tasks.json").read_text()) if task["id"] == gold["task_id"])
+    from_record = replayer.replay(task | {"domain": "retail"})
+    assert from_record["final_db_diff"] == replayer.replay({"id": gold["task_id"], "actions": gold["actions"]})["final_db_diff"]
+    assert [call["ok"] for call in from_record["actions"]] == [call["ok"] for call in gold["actions"]]

@@ -1,6 +1,7 @@
 """Replay τ²-style action lists on fresh copies of a domain database, reporting upstream's diff.
 
-Each input item is `{"id": ..., "actions": [{"name": ..., "arguments": {...}}, ...]}`; its actions run
+Each input item is `{"id": ..., "actions": [{"name": ..., "arguments": {...}}, ...]}` or a task record
+(whose gold actions are `evaluation_criteria.actions`, as `toolscale tau2 import` writes); its actions run
 in order on a fresh episode, and the result lists each call's `ok`, `output` and `error` plus the
 `final_db_diff` in the format of τ²-bench's gold replays (see toolscale.tau2.retail).
 """
@@ -41,6 +42,8 @@ class Replayer:
 
     def replay(self, item: Mapping[str, Any], where: str = "item") -> dict[str, Any]:
         actions = item.get("actions")
+        if actions is None and isinstance(item.get("evaluation_criteria"), Mapping):
+            actions = item["evaluation_criteria"].get("actions")
         if not isinstance(actions, list):
             raise ReplayInputError(f"{where}: 'actions' must be a list of {{name, arguments}} objects")
         results = []
