@@ -63,7 +63,7 @@ def export_command(
 
 @app.command("replay")
 def replay_command(
-    calls: Annotated[Path, typer.Option(help='JSONL, one {"id", "actions": [{"name", "arguments"}]} or one task record per line.')],
+    calls: Annotated[Path, typer.Option(help='JSONL: {"id", "actions": [{"name", "arguments"}]} or a task record per line.')],
     out: Annotated[Path, typer.Option(help="Where to write one result line per input line.")],
     domain: Annotated[str, typer.Option(help="The domain (one with a τ²-bench converter).")] = "retail",
 ) -> None:
