@@ -19,9 +19,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP) ## the main job (until the pipeline lands: validate every domain, replay the example tasks)
+# τ²-bench's retail tasks (MIT), beside the repository as shared/ in this project's checkouts.
+TAU2_TASKS ?= ../shared/reference/tau2-retail/tasks.json
+
+run: $(STAMP) ## the main job; until the pipeline lands: every stage that exists, into output/
 	$(BIN)/toolscale spec validate domains/*/domain.yaml
-	$(BIN)/toolscale examples $(DOMAIN)
+	$(MAKE) --no-print-directory populate-all
+	$(BIN)/toolscale examples bank
+	@if [ -f $(TAU2_TASKS) ]; then \
+		$(BIN)/toolscale tau2 import $(TAU2_TASKS) --out output/tau2/retail-tasks.jsonl && \
+		$(BIN)/toolscale tau2 replay --calls output/tau2/retail-tasks.jsonl --out output/tau2/retail-replay.jsonl; \
+	else echo "skipping the tau2 retail replay: $(TAU2_TASKS) not found"; fi
 
 test: $(STAMP) ## the whole test suite
 	$(BIN)/pytest -q
