@@ -211,6 +211,15 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
         "wall clock",
     ),
     (
+        "space-separated-datetime",
+        _set(
+            "tools.1.effects.0",
+            "INSERT INTO lines (order_id, amount, added_at) VALUES (:order_id, :amount, datetime(:now, '+1 day'))",
+        ),
+        "tools[1].effects[0]",
+        "use strftime('%Y-%m-%dT%H:%M:%S', ...)",
+    ),
+    (
         "random-function",
         _set("tools.0.result.query", "SELECT random() AS r, :order_id AS o"),
         "tools[0].result.query",

@@ -85,6 +85,13 @@ class _Compiler:
             compiled.reads.add(arg1)
         elif action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in FORBIDDEN_FUNCTIONS:
             compiled.other.append(f"function {arg2}() is not allowed")
+        elif action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() == "datetime":
+            # datetime() writes 'YYYY-MM-DD HH:MM:SS'; stored datetimes and :now are ISO with a 'T', and
+            # the two compare wrongly as text on the same day.
+            compiled.other.append(
+                "datetime() returns 'YYYY-MM-DD HH:MM:SS', unlike the ISO datetimes stored and bound as :now; "
+                "use strftime('%Y-%m-%dT%H:%M:%S', ...)"
+            )
         elif action not in _READ_ACTIONS:
             compiled.other.append(f"{ACTION_NAMES.get(action, str(action))} statements are not allowed")
             return sqlite3.SQLITE_DENY
