@@ -42,40 +42,40 @@ def test_lookup_value_shape_and_case_insensitive_match(bank_db: DomainDatabase) 
 
 
 @pytest.mark.parametrize(
-    ("tool", "arguments", "error"),
+    ("tool", "arguments", "reason", "error"),
     [
-        ("no_such_tool", {}, "Unknown tool 'no_such_tool'. Available tools: add_payee"),
-        ("get_account", {"client_id": MARIA}, 'Invalid arguments for get_account: "account_id" is a required property'),
-        ("get_account", {"client_id": MARIA, "account_id": 7}, "Invalid arguments for get_account: account_id: 7 is not of type"),
-        ("get_account", {"client_id": MARIA, "account_id": CHECKING, "pin": "1"}, "Additional properties are not allowed"),
-        ("get_account", "{not json", "Arguments of get_account are not valid JSON"),
-        ("get_account", "[1, 2]", 'Invalid arguments for get_account: [1,2] is not of type "object"'),
-        (
-            "get_account",
-            {"client_id": "CL-000002", "account_id": CHECKING},
-            f"Account {CHECKING} not found for client CL-000002.",
-        ),
-        ("transfer_between_own_accounts", transfer(5000), "Insufficient funds for this operation."),
-        ("transfer_between_own_accounts", transfer(10, CHECKING, CHECKING), "The source and destination accounts must differ."),
-        (
-            "set_card_daily_limit",
-            {"client_id": MARIA, "card_id": "CARD-0000001", "daily_limit": 20},
-            "daily limit must be between",
-        ),
-        ("list_transactions", {"client_id": MARIA, "account_id": CHECKING, "limit": 10**30}, "Invalid arguments"),
+        ("no_such_tool", {}, "unknown_tool", "Unknown tool 'no_such_tool'. Available tools: add_payee"),
+        ("get_account", {"client_id": MARIA}, "invalid_arguments", '"account_id" is a required property'),
+        ("get_account", {"client_id": MARIA, "account_id": 7}, "invalid_arguments", "account_id: 7 is not of type"),
+        ("get_account", {"client_id": MARIA, "account_id": CHECKING, "pin": "1"}, "invalid_arguments", "Additional properties"),
+        ("get_account", "{not json", "invalid_arguments", "Arguments of get_account are not valid JSON"),
+        ("get_account", "[1, 2]", "invalid_arguments", 'Invalid arguments for get_account: [1,2] is not of type "object"'),
+        ("get_account", {"client_id": "CL-000002", "account_id": CHECKING}, "precondition", "Account ACC-0000001 not found"),
+        ("transfer_between_own_accounts", transfer(5000), "constraint", "Insufficient funds for this operation."),
+        ("transfer_between_own_accounts", transfer(10, CHECKING, CHECKING), "precondition", "accounts must differ."),
+        ("set_card_daily_limit", {"client_id": MARIA, "card_id": "CARD-0000001", "daily_limit": 20}, "constraint", "between"),
+        ("list_transactions", {"client_id": MARIA, "account_id": CHECKING, "limit": 10**30}, "invalid_arguments", "Invalid"),
     ],
 )
 def test_bad_calls_are_error_observations_and_change_nothing(
-    bank_db: DomainDatabase, tool: str, arguments: dict[str, object] | str, error: str
+    bank_db: DomainDatabase, tool: str, arguments: dict[str, object] | str, reason: str, error: str
 ) -> None:
     with bank_db.fork() as env:
         observation = env.call(tool, arguments)
         assert not observation.ok
+        assert observation.reason == reason
         assert observation.error is not None
         assert error in observation.error
         assert observation.content == f"Error: {observation.error}"
         assert env.state_hash() == bank_db.state_hash
         assert env.state_diff() == {}
+
+
+def test_a_failed_precondition_is_named_by_its_index(bank_db: DomainDatabase) -> None:
+    with bank_db.fork() as env:
+        observation = env.call("unfreeze_card", {"client_id": MARIA, "card_id": "CARD-0000001"})
+    assert (observation.reason, observation.precondition) == ("precondition", 1)
+    assert observation.error == "Card CARD-0000001 is not frozen."
 
 
 def test_failed_write_rolls_back_every_effect(bank_db: DomainDatabase) -> None:

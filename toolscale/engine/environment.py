@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from toolscale.engine import state
 from toolscale.engine.connection import EpisodeConnection
@@ -27,13 +27,23 @@ RowDiff = dict[str, dict[str, Any] | None]
 StateDiff = dict[str, dict[str, RowDiff]]
 
 
+# Why a call failed, for programs (verification, probing, metrics); `error` is the text for the agent.
+FailureReason = Literal["unknown_tool", "invalid_arguments", "precondition", "constraint", "refused", "database"]
+
+
 @dataclass(frozen=True)
 class Observation:
-    """What a tool call returns: its JSON output, or the error the agent is shown."""
+    """What a tool call returns: its JSON output, or the error the agent is shown and why it failed."""
 
     ok: bool
     output: Any = None
     error: str | None = None
+    reason: FailureReason | None = None
+    precondition: int | None = None  # index of the failed precondition when reason == "precondition"
+
+    @classmethod
+    def failure(cls, reason: FailureReason, error: str, precondition: int | None = None) -> Observation:
+        return cls(ok=False, error=error, reason=reason, precondition=precondition)
 
     @property
     def content(self) -> str:
@@ -44,8 +54,12 @@ class Observation:
         return self.output if isinstance(self.output, str) else json.dumps(self.output, ensure_ascii=False)
 
 
-class _CallFailedError(Exception):
-    """Internal: a call failed with a message for the agent; the savepoint is rolled back."""
+class _PreconditionFailedError(Exception):
+    """Internal: precondition `index` failed with a message for the agent; the savepoint is rolled back."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -88,17 +102,17 @@ class Environment:
     def call(self, name: str, arguments: Mapping[str, Any] | str | None = None) -> Observation:
         tool = self.tools.get(name)
         if tool is None:
-            return Observation(ok=False, error=f"Unknown tool {name!r}. Available tools: {', '.join(sorted(self.tools))}")
+            return Observation.failure("unknown_tool", f"Unknown tool {name!r}. Available tools: {', '.join(sorted(self.tools))}")
         if arguments is None:
             arguments = {}
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
             except json.JSONDecodeError as error:
-                return Observation(ok=False, error=f"Arguments of {name} are not valid JSON: {error}")
+                return Observation.failure("invalid_arguments", f"Arguments of {name} are not valid JSON: {error}")
         problem = tool.argument_error(arguments)
         if problem is not None:
-            return Observation(ok=False, error=f"Invalid arguments for {name}: {problem}")
+            return Observation.failure("invalid_arguments", f"Invalid arguments for {name}: {problem}")
         assert isinstance(arguments, Mapping)
         parameters = tool.bind(arguments) | self._clock
         if not tool.writes:
@@ -106,10 +120,10 @@ class Environment:
                 self._derive(tool, parameters)
                 self._check_preconditions(tool, parameters, arguments)
                 return Observation(ok=True, output=self._result(tool, parameters))
-            except _CallFailedError as failure:
-                return Observation(ok=False, error=str(failure))
+            except _PreconditionFailedError as failure:
+                return Observation.failure("precondition", str(failure), failure.index)
             except (sqlite3.Error, OverflowError, UnicodeError) as error:
-                return Observation(ok=False, error=self._describe(error))
+                return self._describe(error)
         return self._write(tool, parameters, arguments)
 
     def _write(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> Observation:
@@ -121,12 +135,12 @@ class Environment:
             for effect in tool.spec.effects:
                 self._connection.execute(effect, parameters)
             output = self._result(tool, parameters)
-        except _CallFailedError as failure:
+        except _PreconditionFailedError as failure:
             self._rollback()
-            return Observation(ok=False, error=str(failure))
+            return Observation.failure("precondition", str(failure), failure.index)
         except (sqlite3.Error, OverflowError, UnicodeError) as error:
             self._rollback()
-            return Observation(ok=False, error=self._describe(error))
+            return self._describe(error)
         self._engine_sql("RELEASE tool_call")
         self._absorb_changes()
         return Observation(ok=True, output=output)
@@ -147,17 +161,17 @@ class Environment:
             parameters[name] = None if row is None else row[0]
 
     def _check_preconditions(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> None:
-        for precondition in tool.spec.preconditions:
+        for index, precondition in enumerate(tool.spec.preconditions):
             if precondition.query is not None:
                 if self._connection.execute(precondition.query, parameters).fetchone() is None:
-                    raise _CallFailedError(render_message(precondition.error, arguments))
+                    raise _PreconditionFailedError(index, render_message(precondition.error, arguments))
                 continue
             assert precondition.fail_if is not None
             cursor = self._connection.execute(precondition.fail_if, parameters)
             row = cursor.fetchone()
             if row is not None:
                 values = dict(zip((column[0] for column in cursor.description), row, strict=True))
-                raise _CallFailedError(render_message(precondition.error, {**arguments, **values}))
+                raise _PreconditionFailedError(index, render_message(precondition.error, {**arguments, **values}))
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
         return None if tool.result is None else tool.result.render(self._connection.execute, parameters)
@@ -170,17 +184,17 @@ class Environment:
         assert self._episode is not None, "the episode is closed"
         return self._episode.engine_sql(sql, parameters)
 
-    def _describe(self, error: Exception) -> str:
+    def _describe(self, error: Exception) -> Observation:
         refusal, self._authorizer.refusal = self._authorizer.refusal, None
         if refusal is not None:
-            return f"Statement refused: {refusal}"
+            return Observation.failure("refused", f"Statement refused: {refusal}")
         message = str(error)
         if isinstance(error, sqlite3.IntegrityError) and message.startswith("CHECK constraint failed: "):
             check = message.removeprefix("CHECK constraint failed: ")
-            return self._check_messages.get(check, message)
+            return Observation.failure("constraint", self._check_messages.get(check, message))
         if isinstance(error, sqlite3.IntegrityError):
-            return f"Constraint violated: {message}"
-        return f"Database error: {message}"
+            return Observation.failure("constraint", f"Constraint violated: {message}")
+        return Observation.failure("database", f"Database error: {message}")
 
     # -- state ---------------------------------------------------------------------------------
 
