@@ -3,15 +3,17 @@
 The probes file gives, per tool, one or more SQL queries whose rows are candidate arguments (column
 names are parameter names). The prober adds generic mutations of those candidates (a parameter
 swapped for another candidate's value, an unknown id, a scaled number, optional parameters left out),
-evaluates each candidate's preconditions in order on a read-only copy of the database, and keeps
-one candidate that passes every precondition and one that fails first at each precondition. The
-test then calls the tool with them. No domain has Python of its own; a domain only writes queries.
+calls the tool with each candidate on a fresh episode, and keeps candidates that pass every
+precondition and, per precondition, one that fails first there (the engine reports which). The test
+then checks those calls: the passing one succeeds and changes the state, each failing one fails with
+its precondition's message and changes nothing. No domain has Python of its own; a domain only writes queries.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,7 @@ from typing import Any
 import yaml
 
 from toolscale.engine.database import DomainDatabase
-from toolscale.engine.tools import CompiledTool, render_message
-from toolscale.spec.models import Precondition
+from toolscale.engine.tools import CompiledTool
 
 PROBES_FILE = "examples/probes.yaml"
 # Candidate rows kept from each probe query, and other rows' values tried per swapped parameter.
@@ -33,7 +34,7 @@ class ToolProbe:
     """What the prober found for one tool: passing candidates and, per precondition, a failing one."""
 
     passing: list[dict[str, Any]] = field(default_factory=list)
-    failing: dict[int, tuple[dict[str, Any], str]] = field(default_factory=dict)  # index -> (arguments, expected error)
+    failing: dict[int, dict[str, Any]] = field(default_factory=dict)  # precondition index -> arguments
 
 
 def read_probes(domain_dir: Path) -> dict[str, list[str]]:
@@ -87,33 +88,23 @@ class Prober:
                     for factor in (1000, 0.001, -1):
                         yield row | {name: value * factor}
 
-    def first_failure(self, tool: CompiledTool, arguments: Mapping[str, Any]) -> tuple[int, str] | None:
-        """The index and rendered error of the first precondition these arguments fail, or None."""
-        parameters = tool.bind(arguments) | self.clock
-        for index, precondition in enumerate(tool.spec.preconditions):
-            failed, values = self._fails(precondition, parameters)
-            if failed:
-                return index, render_message(precondition.error, {**arguments, **values})
-        return None
-
-    def _fails(self, precondition: Precondition, parameters: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
-        fail_if = getattr(precondition, "fail_if", None)
-        if fail_if is not None:
-            cursor = self.connection.execute(fail_if, parameters)
-            row = cursor.fetchone()
-            names = [column[0] for column in cursor.description]
-            return row is not None, dict(zip(names, row, strict=True)) if row is not None else {}
-        return self.connection.execute(precondition.query, parameters).fetchone() is None, {}
-
     def probe(self, tool: CompiledTool, queries: list[str]) -> ToolProbe:
+        """Call the tool with each candidate on a fresh episode; the engine says which precondition failed."""
         found = ToolProbe()
         wanted = len(tool.spec.preconditions)
         for arguments in self.candidates(tool, queries):
-            failure = self.first_failure(tool, arguments)
-            if failure is None:
+            with self.database.fork() as environment:
+                observation = environment.call(tool.name, arguments)
+            if observation.reason != "precondition":
                 found.passing.append(arguments)
-            elif failure[0] not in found.failing:
-                found.failing[failure[0]] = (arguments, failure[1])
+            elif observation.precondition is not None and observation.precondition not in found.failing:
+                found.failing[observation.precondition] = arguments
             if len(found.failing) == wanted and len(found.passing) >= 5:
                 break
         return found
+
+
+def matches_template(template: str, message: str | None) -> bool:
+    """Whether `message` is `template` with its {placeholders} filled by some values."""
+    pattern = "".join(".+?" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[a-z][a-z0-9_]*\})", template))
+    return message is not None and re.fullmatch(pattern, message, flags=re.DOTALL) is not None

@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 
-from tests.probing import Prober, read_probes
+from tests.probing import Prober, matches_template, read_probes
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.spec.loader import domain_dir, load_domain
@@ -73,10 +73,13 @@ def test_every_tool_succeeds_once_and_fails_at_each_precondition(domain: str) ->
                             f"{name}: no candidate fails precondition {index} ({tool.spec.preconditions[index].error})"
                         )
                         continue
-                    arguments, expected = found.failing[index]
+                    arguments = found.failing[index]
                     observation = environment.call(name, arguments)
-                    if observation.ok or observation.error != expected:
-                        problems.append(f"{name}({arguments}): expected error {expected!r}, got {observation.content!r}")
+                    expected = tool.spec.preconditions[index].error
+                    if observation.precondition != index or not matches_template(expected, observation.error):
+                        problems.append(
+                            f"{name}({arguments}): expected precondition {index}'s {expected!r}, got {observation.content!r}"
+                        )
                     if environment.state_hash() != before:
                         problems.append(f"{name}({arguments}): a failed call changed the state")
     finally:
