@@ -11,9 +11,10 @@ import yaml
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.functions import evaluate
-from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import load_spec
 from toolscale.spec.models import DomainSpec
+
+from .spec_helpers import assert_rejected, write_spec
 
 SPEC: dict[str, Any] = yaml.safe_load(
     """
@@ -101,13 +102,6 @@ ROWS = {
         {"line_id": "l2", "owner_id": "o1", "position": 1, "sku": "a", "price": 0.2, "tags": []},
     ],
 }
-
-
-def write_spec(tmp_path: Path, spec: dict[str, Any]) -> Path:
-    path = tmp_path / "shop" / "domain.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
 
 
 @pytest.fixture
@@ -224,8 +218,4 @@ def test_round_even_is_pythons_round(spec: DomainSpec) -> None:
 def test_malformed_extensions_are_named(tmp_path: Path, mutate: Any, location: str, reason: str) -> None:
     spec = yaml.safe_load(yaml.safe_dump(SPEC))
     mutate(spec)
-    path = write_spec(tmp_path, spec)
-    with pytest.raises(SpecError) as raised:
-        load_spec(path)
-    issues = [(issue.file, issue.location, issue.reason) for issue in raised.value.issues]
-    assert any(file == path and where == location and reason in why for file, where, why in issues), issues
+    assert_rejected(write_spec(tmp_path, spec), location, reason)

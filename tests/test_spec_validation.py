@@ -18,6 +18,7 @@ from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import domain_names, load_spec
 
 from .conftest import TINY_SPEC
+from .spec_helpers import assert_rejected, write_spec
 
 Spec = dict[str, Any]
 
@@ -242,13 +243,6 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
 ]
 
 
-def _write(tmp_path: Path, spec: Spec) -> Path:
-    path = tmp_path / "tiny" / "domain.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
 def test_the_base_spec_and_every_shipped_domain_validate() -> None:
     assert load_spec(TINY_SPEC).name == "tiny"
     for name in domain_names():
@@ -261,17 +255,13 @@ def test_malformed_spec_names_file_location_and_reason(
 ) -> None:
     spec = _base()
     mutate(spec)
-    path = _write(tmp_path, spec)
-    with pytest.raises(SpecError) as raised:
-        load_spec(path)
-    issues = [(issue.file, issue.location, issue.reason) for issue in raised.value.issues]
-    assert any(file == path and where == location and reason in why for file, where, why in issues), issues
+    assert_rejected(write_spec(tmp_path, spec, folder="tiny"), location, reason)
 
 
 def test_cli_validate_exits_nonzero_with_file_location_and_reason(tmp_path: Path) -> None:
     spec = _base()
     _set("tools.1.effects.1", "DROP TABLE lines")(spec)
-    bad = _write(tmp_path, spec)
+    bad = write_spec(tmp_path, spec, folder="tiny")
     result = subprocess.run(
         [sys.executable, "-m", "toolscale.cli", "spec", "validate", str(TINY_SPEC), str(bad)],
         capture_output=True,
