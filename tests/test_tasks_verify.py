@@ -1,0 +1,117 @@
+"""The verifier: one crafted candidate per check, rejected for exactly that reason; a good one is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from toolscale.engine.database import DomainDatabase
+from toolscale.engine.environment import Environment
+from toolscale.examples import FIXTURE_FILE
+from toolscale.spec.loader import domain_dir
+from toolscale.tasks.verify import CHECKS, Action, Candidate, Verifier
+
+MARIA = "CL-000001"
+EMAIL = "maria.okafor@example.com"
+SCENARIO = (
+    f"You are Maria Okafor ({EMAIL}). You want to move 100 from your checking account ending 4821 "
+    "to your savings account ending 9034."
+)
+AUTHENTICATE = Action("find_client_by_email", {"email": EMAIL})
+LIST_ACCOUNTS = Action("list_accounts", {"client_id": MARIA})
+
+
+def transfer(amount: float = 100, source: str = "ACC-0000001", target: str = "ACC-0000002") -> Action:
+    return Action(
+        "transfer_between_own_accounts",
+        {"client_id": MARIA, "from_account_id": source, "to_account_id": target, "amount": amount},
+    )
+
+
+GOOD = Candidate(actions=(AUTHENTICATE, LIST_ACCOUNTS, transfer()), scenario=SCENARIO, communicate_info=("1150.75",))
+
+
+def test_a_good_candidate_is_kept_with_its_final_state(bank_db: DomainDatabase) -> None:
+    verdict = Verifier(bank_db).verify(GOOD)
+    assert verdict.kept, verdict.reasons
+    assert verdict.initial_hash == bank_db.state_hash != verdict.final_hash
+    assert set(verdict.final_diff) == {"accounts", "transactions"}
+    assert verdict.final_diff["accounts"]["ACC-0000001"]["after"]["balance"] == 1150.75
+    assert [step.ok for step in verdict.trace] == [True, True, True]
+    assert verdict.trace[-1].state_hash == verdict.final_hash
+
+
+def test_reads_after_the_last_write_are_allowed(bank_db: DomainDatabase) -> None:
+    read_back = Action("get_account", {"client_id": MARIA, "account_id": "ACC-0000002"})
+    assert Verifier(bank_db).verify(Candidate((*GOOD.actions, read_back), SCENARIO)).kept
+
+
+def _candidate(actions: tuple[Action, ...] = GOOD.actions, scenario: str = SCENARIO, info: tuple[str, ...] = ()) -> Candidate:
+    return Candidate(actions=actions, scenario=scenario, communicate_info=info)
+
+
+CASES: list[tuple[str, Candidate, Any]] = [
+    ("invalid_action", _candidate((AUTHENTICATE, Action("wire_money", {}))), 1),
+    ("invalid_action", _candidate((AUTHENTICATE, transfer(amount=-5))), 1),
+    ("action_failed", _candidate((AUTHENTICATE, LIST_ACCOUNTS, transfer(amount=50_000))), 2),
+    ("no_state_change", _candidate((AUTHENTICATE, LIST_ACCOUNTS)), None),
+    (
+        "prefix_reaches_goal",
+        _candidate(
+            (AUTHENTICATE, *[Action("update_contact_details", {"client_id": MARIA, "phone": "555-000-1111"})] * 2),
+            f"You are Maria Okafor ({EMAIL}); your new phone number is 555-000-1111.",
+        ),
+        1,
+    ),
+    ("ungrounded_argument", _candidate((AUTHENTICATE, LIST_ACCOUNTS, transfer(amount=123))), 2),
+    ("ungrounded_argument", _candidate((AUTHENTICATE, transfer())), 1),  # account ids never looked up
+    ("leaked_id", _candidate(scenario=SCENARIO + " The account id is ACC-0000001."), None),
+    ("leaked_id", _candidate(scenario=SCENARIO + f" Your customer number is {MARIA}."), None),
+    ("uncommunicable_info", _candidate(info=("999.99",)), None),
+]
+
+
+@pytest.mark.parametrize(("check", "candidate", "action_index"), CASES, ids=[f"{case[0]}-{i}" for i, case in enumerate(CASES)])
+def test_each_check_rejects_its_crafted_candidate(
+    bank_db: DomainDatabase, check: str, candidate: Candidate, action_index: Any
+) -> None:
+    verdict = Verifier(bank_db).verify(candidate)
+    assert not verdict.kept
+    assert {reason.check for reason in verdict.reasons} == {check}, verdict.reasons
+    assert verdict.reasons[0].action_index == action_index
+
+
+def test_duplicates_are_rejected_after_the_first(bank_db: DomainDatabase) -> None:
+    verifier = Verifier(bank_db)
+    assert verifier.verify(GOOD).kept
+    # Other reads and the same amount written as a float: still the same goal.
+    same_goal = _candidate((AUTHENTICATE, Action("list_cards", {"client_id": MARIA}), LIST_ACCOUNTS, transfer(amount=100.0)))
+    verdict = verifier.verify(same_goal)
+    assert [reason.check for reason in verdict.reasons] == ["duplicate"]
+    assert verifier.verify(_candidate((AUTHENTICATE, LIST_ACCOUNTS, transfer(amount=50)), SCENARIO + " Make it 50.")).kept
+
+
+class _DriftingDatabase:
+    """Stands in for a database whose second episode starts from another state (a broken engine)."""
+
+    def __init__(self, first: DomainDatabase, second: DomainDatabase) -> None:
+        self.spec, self.tools = first.spec, first.tools
+        self._next = iter([first, second])
+
+    def fork(self) -> Environment:
+        return next(self._next).fork()
+
+
+def test_a_replay_that_ends_elsewhere_is_nondeterministic(bank_db: DomainDatabase) -> None:
+    rows = yaml.safe_load((domain_dir("bank") / FIXTURE_FILE).read_text())
+    rows["accounts"][0]["balance"] = 5000.0
+    drifting = _DriftingDatabase(bank_db, DomainDatabase.build(bank_db.spec, rows))
+    verdict = Verifier(drifting).verify(GOOD)  # type: ignore[arg-type]
+    assert [reason.check for reason in verdict.reasons] == ["nondeterministic"]
+
+
+def test_every_check_has_a_crafted_case() -> None:
+    covered = {case[0] for case in CASES} | {"duplicate", "nondeterministic"}
+    assert covered == set(CHECKS)

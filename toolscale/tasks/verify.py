@@ -1,0 +1,232 @@
+"""The verifier: a candidate task is kept only if executing its gold actions proves it well-formed.
+
+Each check of DESIGN.md's Verification section has a machine-readable name. A candidate is replayed
+once on a fresh episode (recording the state hash after every action, so every proper prefix is
+checked without replaying it) and once more to prove the final state is reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from toolscale.engine.database import DomainDatabase
+from toolscale.engine.environment import Environment, StateDiff
+
+CheckName = Literal[
+    "invalid_action",  # unknown tool or arguments failing its JSON Schema
+    "action_failed",  # a gold action executes with an error
+    "no_state_change",  # doing nothing already reaches the final state
+    "nondeterministic",  # a second replay ends in another state
+    "prefix_reaches_goal",  # a proper prefix of the gold actions already reaches the final state
+    "ungrounded_argument",  # a write's argument is neither in the scenario nor in an earlier output
+    "leaked_id",  # the scenario shows an internal id the user could not know
+    "uncommunicable_info",  # a value the agent must tell the user appears in no action's output
+    "duplicate",  # same domain and same normalized write sequence as a task already kept
+]
+CHECKS: tuple[CheckName, ...] = CheckName.__args__  # type: ignore[attr-defined]
+
+# Ids shorter than this are too likely to occur in ordinary text to count as a leak.
+MIN_ID_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the verifier needs of a task: gold actions and every text the simulated user is given."""
+
+    actions: Sequence[Action]
+    scenario: str  # reason_for_call, known_info and task_instructions: what the user can say
+    communicate_info: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Reason:
+    check: CheckName
+    detail: str
+    action_index: int | None = None
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One executed gold action: what the agent would have seen and the state after it."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    ok: bool
+    output: Any
+    error: str | None
+    state_hash: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reasons: tuple[Reason, ...]
+    trace: tuple[TraceStep, ...]
+    initial_hash: str
+    final_hash: str
+    final_diff: StateDiff = field(repr=False)
+
+    @property
+    def kept(self) -> bool:
+        return not self.reasons
+
+
+def normalized_writes(database: DomainDatabase, actions: Sequence[Action]) -> str:
+    """The write actions as canonical JSON: reads change nothing, so two tasks with the same writes
+    set the same goal; numbers are compared by value (1 and 1.0 are the same amount)."""
+    writes = [[action.name, _normalize(action.arguments)] for action in actions if _writes(database, action.name)]
+    return json.dumps(writes, sort_keys=True, separators=(",", ":"))
+
+
+def _writes(database: DomainDatabase, name: str) -> bool:
+    tool = database.tools.get(name)
+    return tool is not None and tool.writes
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: _normalize(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalize(item) for item in value]
+    return value
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every scalar inside a JSON value, including object keys that are ids (maps keyed by id)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield key
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    elif value is not None:
+        yield value
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _numbers_in(text: str) -> set[float]:
+    return {float(match.replace(",", "")) for match in _NUMBER.findall(text)}
+
+
+def _mentions(text: str, value: str) -> bool:
+    """`value` occurs in `text` as a whole token (an id inside a longer id does not count)."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text) is not None
+
+
+class Verifier:
+    """Verifies candidates of one domain database; remembers kept tasks to refuse duplicates."""
+
+    def __init__(self, database: DomainDatabase) -> None:
+        self.database = database
+        spec = database.spec
+        self._key_columns = [(table.name, table.primary_key.name) for table in spec.tables if table.primary_key.type == "text"]
+        self._caller = spec.caller
+        self._seen: set[str] = set()
+
+    def verify(self, candidate: Candidate) -> Verdict:
+        with self.database.fork() as env:
+            initial = env.state_hash()
+            trace = tuple(self._run(env, candidate.actions))
+            final = env.state_hash()
+            diff = env.state_diff()
+            reasons = list(self._execution_reasons(trace, initial, final))
+            if not reasons:
+                reasons += self._grounding_reasons(env, candidate, trace)
+        if not reasons:
+            with self.database.fork() as env:
+                again = tuple(self._run(env, candidate.actions))
+                if env.state_hash() != final or [step.output for step in again] != [step.output for step in trace]:
+                    reasons.append(Reason("nondeterministic", "a second replay ended in another state or saw other outputs"))
+        if not reasons:
+            key = normalized_writes(self.database, candidate.actions)
+            if key in self._seen:
+                reasons.append(Reason("duplicate", "the same writes as a task already kept"))
+            else:
+                self._seen.add(key)
+        return Verdict(tuple(reasons), trace, initial, final, diff)
+
+    @staticmethod
+    def _run(env: Environment, actions: Sequence[Action]) -> Iterator[TraceStep]:
+        for action in actions:
+            observation = env.call(action.name, dict(action.arguments))
+            yield TraceStep(
+                action.name, action.arguments, observation.ok, observation.output, observation.error, env.state_hash()
+            )
+
+    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str) -> Iterator[Reason]:
+        failed = False
+        for index, step in enumerate(trace):
+            if not step.ok:
+                failed = True
+                tool = self.database.tools.get(step.name)
+                invalid = tool is None or tool.argument_error(dict(step.arguments)) is not None
+                yield Reason("invalid_action" if invalid else "action_failed", step.error or "", index)
+        if failed:
+            return
+        if final == initial:
+            yield Reason("no_state_change", "the gold actions leave the database as it was")
+            return
+        # Reads after the last write leave the state as it is: only prefixes that stop before the last
+        # write must not already reach the final state.
+        last_write = max(index for index, step in enumerate(trace) if _writes(self.database, step.name))
+        for index, step in enumerate(trace[:last_write]):
+            if step.state_hash == final:
+                yield Reason("prefix_reaches_goal", f"the first {index + 1} action(s) already reach the final state", index)
+                return
+
+    def _grounding_reasons(self, env: Environment, candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
+        text = candidate.scenario
+        numbers = _numbers_in(text)
+        seen_outputs: set[Any] = set()
+        for index, (action, step) in enumerate(zip(candidate.actions, trace, strict=True)):
+            if _writes(self.database, action.name):
+                for name, value in action.arguments.items():
+                    for leaf in _leaves(value):
+                        if not self._grounded(leaf, text, numbers, seen_outputs):
+                            yield Reason("ungrounded_argument", f"{action.name}.{name} = {leaf!r}", index)
+            seen_outputs.update(leaf for leaf in _leaves(step.output) if not isinstance(leaf, bool))
+        for info in candidate.communicate_info:
+            if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
+                yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
+        yield from self._leaks(env, candidate, trace)
+
+    @staticmethod
+    def _grounded(value: Any, text: str, numbers: set[float], outputs: set[Any]) -> bool:
+        if isinstance(value, bool):
+            return True  # a yes/no choice is stated in words, not as a value
+        if isinstance(value, int | float):
+            return float(value) in numbers or any(
+                isinstance(seen, int | float) and not isinstance(seen, bool) and float(seen) == float(value) for seen in outputs
+            )
+        return value in outputs or _mentions(text, str(value))
+
+    def _leaks(self, env: Environment, candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
+        """Ids the actions use or see that the scenario spells out, unless the caller knows them."""
+        values = {leaf for action in candidate.actions for leaf in _leaves(action.arguments)}
+        values |= {leaf for step in trace for leaf in _leaves(step.output)}
+        strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
+        for value in (value for value in strings if _mentions(candidate.scenario, value)):
+            if self._known_to_a_caller(env, value):
+                continue
+            for table, column in self._key_columns:
+                if env.query(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,)):
+                    yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
+                    break
+
+    def _known_to_a_caller(self, env: Environment, value: str) -> bool:
+        """What callers know about themselves (email, name, ...) is never a leak, even when it is a key."""
+        return any(env.query(f"SELECT 1 FROM {self._caller.table} WHERE {column} = ?", (value,)) for column in self._caller.known)
