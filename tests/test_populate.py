@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.spec_helpers import assert_rejected
 from toolscale.cli import app
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import default_size, populate, table_rows
@@ -229,3 +230,110 @@ def test_cli_reports_an_unknown_domain() -> None:
     result = CliRunner().invoke(app, ["populate", "--domain", "nope", "--no-progress"])
     assert result.exit_code == 1
     assert "nope" in result.output
+
+
+def _with_catalogue(data: dict[str, Any]) -> None:
+    """The bank with a fixed `account_kinds` catalogue (tables[1]) that accounts.kind references by weighted choice."""
+    data["tables"].insert(
+        1,
+        {
+            "name": "account_kinds",
+            "columns": [
+                {"name": "kind", "type": "text", "primary_key": True},
+                {"name": "interest_rate", "type": "real"},
+                {"name": "family", "type": "text", "enum": ["deposit", "credit"]},
+                {"name": "offered_since", "type": "date", "nullable": True},
+                {"name": "owner_id", "type": "text", "nullable": True, "references": "clients.client_id"},
+            ],
+            "data": [
+                {"kind": "checking", "interest_rate": 0, "family": "deposit", "offered_since": "2001-04-30"},
+                {"kind": "savings", "interest_rate": 2.5, "family": "deposit"},
+            ],
+        },
+    )
+    _column(data, "accounts", "kind").pop("enum")
+    _column(data, "accounts", "kind")["references"] = "account_kinds.kind"
+
+
+def _catalogue_row(data: dict[str, Any], index: int) -> dict[str, Any]:
+    row: dict[str, Any] = data["tables"][1]["data"][index]
+    return row
+
+
+def test_catalogue_rows_are_inserted_as_given_at_every_size(tmp_path: Path) -> None:
+    spec = load_spec(_write_spec(tmp_path, _with_catalogue))
+    kinds = spec.table("account_kinds")
+    assert kinds is not None
+    assert table_rows(spec, kinds, 1) == table_rows(spec, kinds, 5000) == 2
+    for size in (1, 40):
+        database = populate(spec, size, seed=2)
+        with database.fork() as environment:
+            assert environment.query("SELECT kind, interest_rate, family, offered_since, owner_id FROM account_kinds") == [
+                ("checking", 0.0, "deposit", "2001-04-30", None),
+                ("savings", 2.5, "deposit", None, None),
+            ]
+        assert populate(spec, size, seed=2).image == database.image
+    # accounts.kind still draws from its weighted choice, now of the catalogue's keys.
+    with populate(spec, 40, seed=2).fork() as environment:
+        assert sorted(environment.query("SELECT DISTINCT kind FROM accounts")) == [("checking",), ("savings",)]
+
+
+def _set_owner(data: dict[str, Any]) -> None:
+    _with_catalogue(data)
+    _catalogue_row(data, 1)["owner_id"] = "CL-000030"
+
+
+def test_a_catalogue_reference_to_generated_rows_resolves_at_populate_time(tmp_path: Path) -> None:
+    spec = load_spec(_write_spec(tmp_path, _set_owner))
+    with populate(spec, 30, seed=0).fork() as environment:
+        assert environment.query("SELECT owner_id FROM account_kinds WHERE kind = 'savings'") == [("CL-000030",)]
+    # At 29 clients there is no CL-000030: the error names the row and column, not a bare foreign key failure.
+    with pytest.raises(
+        PopulateError, match=r"account_kinds\.data\[1\]\.owner_id: 'CL-000030' is not a generated clients\.client_id"
+    ):
+        populate(spec, 29, seed=0)
+
+
+def _catalogue_edit(change: Any) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        _with_catalogue(data)
+        change(data)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("change", "location", "reason"),
+    [
+        (lambda d: _catalogue_row(d, 1).update(rate=1.0), "tables[1].data[1].rate", "has no column 'rate'"),
+        (lambda d: _catalogue_row(d, 0).update(interest_rate="high"), "tables[1].data[0].interest_rate", "column type 'real'"),
+        (lambda d: _catalogue_row(d, 1).update(family="loan"), "tables[1].data[1].family", "enum"),
+        (lambda d: _catalogue_row(d, 1).update(kind="checking"), "tables[1].data[1].kind", "repeats data[0]'s"),
+        (lambda d: _catalogue_row(d, 1).pop("interest_rate"), "tables[1].data[1]", "'interest_rate' is not nullable"),
+        (lambda d: _catalogue_row(d, 1).update(family=None), "tables[1].data[1].family", "not nullable"),
+        (lambda d: _catalogue_row(d, 0).update(offered_since="2001-4-30"), "tables[1].data[0].offered_since", "ISO date"),
+        (lambda d: d["tables"][1].update(rows=2), "tables[1].rows", "cannot also declare `rows`"),
+        (
+            lambda d: d["tables"][1]["columns"][1].update(generator={"kind": "real", "min": 0, "max": 3}),
+            "tables[1].columns[1].generator",
+            "never run",
+        ),
+        (
+            lambda d: _column(d, "accounts", "kind")["generator"].update(values=["checking", "brokerage"]),
+            "tables[2].columns[2].generator.values[1]",
+            "not a account_kinds.kind",
+        ),
+        (
+            lambda d: _column(d, "accounts", "kind").update(generator={"kind": "integer", "min": 0, "max": 1}),
+            "tables[2].columns[2].generator.kind",
+            "reference generator",
+        ),
+        (
+            lambda d: d["tables"].insert(3, d["tables"].pop(1)),
+            "tables[1].columns[2].references",
+            "declared before",
+        ),
+    ],
+)
+def test_bad_catalogue_rows_name_file_row_column_and_reason(tmp_path: Path, change: Any, location: str, reason: str) -> None:
+    assert_rejected(_write_spec(tmp_path, _catalogue_edit(change)), location, reason)

@@ -38,7 +38,12 @@ def default_size(spec: DomainSpec) -> int:
 
 
 def table_rows(spec: DomainSpec, table: Table, size: int) -> int | None:
-    """Rows of a table with `rows` at this size: the caller table has `size` rows, the others scale with it."""
+    """Rows of a table with `rows` at this size: the caller table has `size` rows, the others scale with it.
+
+    A table with fixed `data` has those rows at every size; a table driven by a reference has no count yet.
+    """
+    if table.data is not None:
+        return len(table.data)
     if table.rows is None:
         return None
     if table.name == spec.caller.table:
@@ -71,6 +76,8 @@ def generate_rows(spec: DomainSpec, size: int, seed: int, *, progress: bool = Fa
 def _generate_table(
     spec: DomainSpec, table: Table, size: int, seed: int, done: Mapping[tuple[str, str], list[Any]]
 ) -> dict[str, list[Any]]:
+    if table.data is not None:
+        return _fixed_table(spec, table, done)
     generated: dict[str, list[Any]] = {}
     count = table_rows(spec, table, size)
     for column in table.columns:
@@ -105,6 +112,24 @@ def _generate_table(
         source = dict(zip(done[(parent_table, parent_key)], done[(parent_table, column.generator.column)], strict=True))
         generated[column.name] = [source.get(key) for key in generated[via.name]]
     return generated
+
+
+def _fixed_table(spec: DomainSpec, table: Table, done: Mapping[tuple[str, str], list[Any]]) -> dict[str, list[Any]]:
+    """A catalogue's `data` rows as given, once each of their references is known to resolve."""
+    assert table.data is not None
+    for column in table.columns:
+        if column.references is None:
+            continue
+        # The spec checks keys of other catalogues; a generated table's keys exist only now, and depend on the size.
+        keys = set(_parents(column.references, done))
+        for index, row in enumerate(table.data):
+            value = row.get(column.name)
+            if value is not None and value not in keys:
+                raise PopulateError(
+                    f"domain {spec.name!r}, {table.name}.data[{index}].{column.name}: {value!r} is not a generated "
+                    f"{column.references} at this size"
+                )
+    return {column.name: [row.get(column.name) for row in table.data] for column in table.columns}
 
 
 def _parents(references: str | None, done: Mapping[tuple[str, str], list[Any]]) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from toolscale.spec.generators import Generator
 
@@ -63,7 +63,16 @@ class Table(_Strict):
         default=None,
         description="Row count at the default populate size. `--size N` gives the caller table N rows and "
         "scales every table with `rows` by N / (the caller table's rows); omitted for tables whose rows come "
-        "from a driving reference (children per parent row).",
+        "from a driving reference (children per parent row) or from `data`.",
+    )
+    data: list[dict[Identifier, JsonValue]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Fixed rows of a catalogue table (e.g. plans and their limits), inserted as given at every "
+        "populate size instead of generated: keys are column names (a nullable column left out is null) and "
+        "values are as stored (dates as ISO text, JSON values as YAML). Such a table declares no `rows` and no "
+        "generators; its `derive` rules still run. A generated column that references it may use a `choice` or "
+        "`constant` of its keys instead of a `reference` generator, keeping weighted draws.",
     )
     derive: list[str] = Field(
         default=[],
