@@ -94,14 +94,17 @@ def test_duplicates_are_rejected_after_the_first(bank_db: DomainDatabase) -> Non
 
 
 class _DriftingDatabase:
-    """Stands in for a database whose second episode starts from another state (a broken engine)."""
+    """Stands in for a broken engine whose last episode starts from another state.
+
+    The verifier opens three episodes: the replay, the initial state (to look ids up), the second replay.
+    """
 
     def __init__(self, first: DomainDatabase, second: DomainDatabase) -> None:
         self.spec, self.tools = first.spec, first.tools
-        self._next = iter([first, second])
+        self._episodes = iter([first, first, second])
 
     def fork(self) -> Environment:
-        return next(self._next).fork()
+        return next(self._episodes).fork()
 
 
 def test_a_replay_that_ends_elsewhere_is_nondeterministic(bank_db: DomainDatabase) -> None:

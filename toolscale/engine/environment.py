@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -268,14 +269,27 @@ class Environment:
         layout = self._layouts[table]
         return {name: decode(value) for name, decode, value in zip(layout.names, layout.decoders, row, strict=True)}
 
-    def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
+    @contextmanager
+    def _undone(self) -> Iterator[None]:
+        """Whatever runs inside is rolled back: queries may read, never change the episode."""
         self._engine_sql("SAVEPOINT query")
         try:
-            return self._connection.execute(sql, parameters).fetchall()
+            yield
         finally:
             self._engine_sql("ROLLBACK TO query")
             self._engine_sql("RELEASE query")
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
+        with self._undone():
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Like `query`, each row as a dict keyed by column name."""
+        with self._undone():
+            cursor = self._connection.execute(sql, parameters)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def openai_tools(self) -> list[dict[str, Any]]:
         return [openai_tool(tool.spec) for tool in self.tools.values()]

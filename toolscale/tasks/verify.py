@@ -145,7 +145,8 @@ class Verifier:
             diff = env.state_diff()
             reasons = list(self._execution_reasons(trace, initial, final))
             if not reasons:
-                reasons += self._grounding_reasons(env, candidate, trace)
+                with self.database.fork() as initial_env:
+                    reasons += self._grounding_reasons((initial_env, env), candidate, trace)
         if not reasons:
             with self.database.fork() as env:
                 again = tuple(self._run(env, candidate.actions))
@@ -188,7 +189,9 @@ class Verifier:
                 yield Reason("prefix_reaches_goal", f"the first {index + 1} action(s) already reach the final state", index)
                 return
 
-    def _grounding_reasons(self, env: Environment, candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
+    def _grounding_reasons(
+        self, envs: tuple[Environment, Environment], candidate: Candidate, trace: Sequence[TraceStep]
+    ) -> Iterator[Reason]:
         text = candidate.scenario
         numbers = _numbers_in(text)
         seen_outputs: set[Any] = set()
@@ -202,7 +205,7 @@ class Verifier:
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
-        yield from self._leaks(env, candidate, trace)
+        yield from self._leaks(envs, candidate, trace)
 
     @staticmethod
     def _grounded(value: Any, text: str, numbers: set[float], outputs: set[Any]) -> bool:
@@ -214,18 +217,28 @@ class Verifier:
             )
         return value in outputs or _mentions(text, str(value))
 
-    def _leaks(self, env: Environment, candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
-        """Ids the actions use or see that the scenario spells out, unless the caller knows them."""
+    def _leaks(self, envs: tuple[Environment, Environment], candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
+        """Ids the actions use or see that the scenario spells out, unless the caller knows them.
+
+        Ids are looked up in the initial and the final state: a row the task deletes or inserts is a
+        row all the same."""
         values = {leaf for action in candidate.actions for leaf in _leaves(action.arguments)}
         values |= {leaf for step in trace for leaf in _leaves(step.output)}
         strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
         for value in (value for value in strings if _mentions(candidate.scenario, value)):
-            if self._known_to_a_caller(env, value):
+            if any(self._known_to_a_caller(env, value) for env in envs):
                 continue
-            for table, column in self._key_columns:
-                if env.query(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,)):
-                    yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
-                    break
+            table = next(
+                (
+                    table
+                    for env in envs
+                    for table, column in self._key_columns
+                    if env.query(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,))
+                ),
+                None,
+            )
+            if table is not None:
+                yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
 
     def _known_to_a_caller(self, env: Environment, value: str) -> bool:
         """What callers know about themselves (email, name, ...) is never a leak, even when it is a key."""

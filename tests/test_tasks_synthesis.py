@@ -1,0 +1,80 @@
+"""Task synthesis: deterministic, grounded in the database, verified, and in the caller's words."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from toolscale.engine.database import DomainDatabase
+from toolscale.populate.stage import populate
+from toolscale.spec.errors import SpecError
+from toolscale.spec.loader import domain_dir, load_domain
+from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
+from toolscale.tasks.verify import Verifier
+
+WRITES = {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1}
+
+
+@cache
+def bank() -> DomainDatabase:
+    return populate(load_domain("bank"), 200, seed=0)
+
+
+def synthesizer() -> Synthesizer:
+    spec = load_domain("bank")
+    return Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), WRITES)
+
+
+def tasks(seed: int, count: int) -> list[SynthesizedTask]:
+    return [task for task in synthesizer().synthesize(seed, range(count)) if task is not None]
+
+
+def test_same_seed_same_tasks_and_any_slice_alone() -> None:
+    first, again = tasks(3, 40), tasks(3, 40)
+    assert first == again
+    alone = [task for task in synthesizer().synthesize(3, range(20, 40)) if task is not None]
+    assert alone == [task for task in first if task.index >= 20]
+    assert tasks(4, 40) != first
+
+
+def test_synthesized_tasks_verify_and_mix_difficulties() -> None:
+    verifier = Verifier(bank())
+    made = tasks(0, 150)
+    verdicts = [verifier.verify(task.candidate) for task in made]
+    kept = [task for task, verdict in zip(made, verdicts, strict=True) if verdict.kept]
+    assert len(made) >= 140
+    assert len(kept) >= 0.85 * len(made), {reason.check for verdict in verdicts for reason in verdict.reasons}
+    assert {len(task.goals) for task in kept} == {1, 2, 3, 4}
+
+
+def test_scenarios_speak_in_the_callers_words() -> None:
+    for task in tasks(1, 60):
+        text = task.scenario.text
+        assert task.caller_id not in text
+        for action in task.actions:
+            for name, value in action.arguments.items():
+                if name.endswith("_id"):
+                    assert str(value) not in text, (name, value, text)
+        assert text.startswith("You are calling bank customer support. You want to ")
+
+
+def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / GRAMMAR_FILE
+    path.write_text(
+        "mentions: {wallets: '{colour}'}\n"
+        "goals:\n"
+        "  - {tool: list_accounts, candidates: SELECT 1, ask: x}\n"
+        "  - {tool: freeze_card, candidates: SELECT 1, ask: 'freeze {card}'}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_grammar(path, load_domain("bank"))
+    issues = {(issue.location, issue.reason) for issue in raised.value.issues}
+    assert issues == {
+        ("mentions.wallets", "unknown table 'wallets'"),
+        ("goals[0].tool", "'list_accounts' is not a write tool of domain 'bank'"),
+        ("goals[1].ask", "{card} is not a parameter of freeze_card"),
+    }
+    assert all(issue.file == path for issue in raised.value.issues)

@@ -1,0 +1,113 @@
+"""A domain's task grammar, `domains/<name>/tasks.yaml`: what its callers ask for, as data.
+
+The grammar names, per table, how callers mention their own rows in their own words ("my savings
+account ending 4821"), and per goal a write tool with a query that proposes arguments for a caller,
+the free values to draw, and how the caller asks for it. Synthesis needs nothing else of a domain.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from toolscale.spec.errors import SpecError, SpecIssue, format_location
+from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
+
+GRAMMAR_FILE = "tasks.yaml"
+CALLER_PARAMETER = "caller_id"  # bound in candidate queries to the sampled caller's id
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Goal(_Strict):
+    """One thing a caller may want done: a write tool and how to find arguments it accepts."""
+
+    tool: Identifier
+    candidates: str = Field(
+        min_length=1,
+        description="A SELECT over the domain's tables, with :caller_id bound, whose columns are the tool's "
+        "parameters and whose rows are argument sets to try (their preconditions are checked by calling the tool).",
+    )
+    values: dict[Identifier, Annotated[list[JsonScalar], Field(min_length=1)]] = Field(
+        default={}, description="Free parameters and the values one is drawn from."
+    )
+    ask: str = Field(
+        min_length=1,
+        description="What the caller asks for, in their words; {parameter} renders its value, or the row it "
+        "names through the table's mention.",
+    )
+    tell: dict[Identifier, str] = Field(
+        default={},
+        description="Result keys the agent must tell the caller (they become communicate_info), with how the "
+        "caller asks for each; {parameter} renders as in `ask`, e.g. {from_balance: 'what is left in your {from_account_id}'}.",
+    )
+
+
+class TaskGrammar(_Strict):
+    mentions: dict[Identifier, str] = Field(
+        default={},
+        description="Per table, how a caller names one of its rows, e.g. '{kind} account ending {number_last4}'.",
+    )
+    goals: list[Goal] = Field(min_length=1)
+
+
+def _fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """References the grammar makes to tables, columns, tools and parameters that do not exist."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for table_name, template in grammar.mentions.items():
+        table = spec.table(table_name)
+        if table is None:
+            problems.append((("mentions", table_name), f"unknown table {table_name!r}"))
+            continue
+        for name in _fields(template):
+            if table.column(name) is None:
+                problems.append((("mentions", table_name), f"table {table_name!r} has no column {name!r}"))
+    caller = spec.table(spec.caller.table)
+    assert caller is not None
+    for index, goal in enumerate(grammar.goals):
+        where: tuple[str | int, ...] = ("goals", index)
+        tool = spec.tool(goal.tool)
+        if tool is None or tool.kind != "write":
+            problems.append(((*where, "tool"), f"{goal.tool!r} is not a write tool of domain {spec.name!r}"))
+            continue
+        parameters = set(tool.parameters.properties)
+        for name in goal.values:
+            if name not in parameters:
+                problems.append(((*where, "values", name), f"{goal.tool} has no parameter {name!r}"))
+        for name in _fields(goal.ask):
+            if name not in parameters:
+                problems.append(((*where, "ask"), f"{{{name}}} is not a parameter of {goal.tool}"))
+        for key, phrase in goal.tell.items():
+            for name in _fields(phrase):
+                if name not in parameters:
+                    problems.append(((*where, "tell", key), f"{{{name}}} is not a parameter of {goal.tool}"))
+    return problems
+
+
+def load_grammar(path: Path, spec: DomainSpec) -> TaskGrammar:
+    """Read and check a task grammar; raise SpecError naming the file, the place and the reason."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
+    except yaml.YAMLError as error:
+        raise SpecError([SpecIssue(path, "(file)", f"invalid YAML: {error}")]) from error
+    try:
+        grammar = TaskGrammar.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise SpecError([SpecIssue(path, format_location(detail["loc"]), detail["msg"]) for detail in error.errors()]) from error
+    problems = grammar_problems(grammar, spec)
+    if problems:
+        raise SpecError([SpecIssue(path, format_location(location), reason) for location, reason in problems])
+    return grammar

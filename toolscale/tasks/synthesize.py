@@ -1,0 +1,272 @@
+"""Offline, deterministic task synthesis: a caller, goals, the reads that discover every id, a scenario.
+
+Each candidate `index` draws from its own RNG seeded by (seed, index), so any slice of candidates can
+be made independently (by shard, by worker) and always comes out the same. The arguments of every
+write are found by querying the database and confirmed by calling the tool on the candidate's own
+episode; the ids the agent needs are discovered by the domain's read tools, found generically by
+matching their outputs, never by per-domain code.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from toolscale.engine.database import DomainDatabase
+from toolscale.engine.environment import Environment
+from toolscale.engine.tools import CompiledTool
+from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, TaskGrammar
+from toolscale.tasks.verify import Action, Candidate, _leaves
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
+# Argument rows tried per goal before another goal is drawn.
+ROWS_PER_GOAL = 6
+GOAL_DRAWS = 4
+
+
+@dataclass(frozen=True)
+class Scenario:
+    reason_for_call: str
+    known_info: str
+    unknown_info: str
+    task_instructions: str
+
+    @property
+    def text(self) -> str:
+        """What the simulated user is given and may say: everything but what they do not know."""
+        return "\n".join((self.reason_for_call, self.known_info, self.task_instructions))
+
+
+@dataclass(frozen=True)
+class SynthesizedTask:
+    index: int
+    caller_id: str
+    goals: tuple[str, ...]  # write tools, in order
+    actions: tuple[Action, ...]
+    scenario: Scenario
+    communicate_info: tuple[str, ...]
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(self.actions, self.scenario.text, self.communicate_info)
+
+
+@dataclass
+class _Episode:
+    """The state of one candidate under construction."""
+
+    env: Environment
+    caller_id: str
+    actions: list[Action] = field(default_factory=list)
+    outputs: list[Any] = field(default_factory=list)
+
+    def call(self, tool: str, arguments: Mapping[str, Any]) -> Any:
+        observation = self.env.call(tool, dict(arguments))
+        if not observation.ok:
+            return None
+        self.actions.append(Action(tool, dict(arguments)))
+        self.outputs.append(observation.output)
+        return observation.output
+
+    def seen(self, value: Any) -> bool:
+        return any(value == leaf for output in self.outputs for leaf in _leaves(output))
+
+
+class Synthesizer:
+    def __init__(self, database: DomainDatabase, grammar: TaskGrammar, writes_weights: Mapping[int, float]) -> None:
+        self.database = database
+        self.grammar = grammar
+        spec = database.spec
+        caller = spec.table(spec.caller.table)
+        assert caller is not None
+        self._caller_table = caller
+        self._caller_key = caller.primary_key.name
+        self._writes_weights = dict(writes_weights)
+        with database.fork() as env:
+            self._callers = [
+                row[0] for row in env.query(f"SELECT {self._caller_key} FROM {caller.name} ORDER BY {self._caller_key}")
+            ]
+        tools = database.tools
+        self._identify = [tool for tool in tools.values() if not tool.writes and self._identifies_caller(tool)]
+        self._reads = [tool for tool in tools.values() if not tool.writes and tool not in self._identify]
+        self._templates = SandboxedEnvironment(
+            loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
+        )
+
+    def _identifies_caller(self, tool: CompiledTool) -> bool:
+        required = set(tool.spec.parameters.required)
+        return bool(required) and required <= set(self.database.spec.caller.known) and tool.spec.result is not None
+
+    def synthesize(self, seed: int, indices: Sequence[int]) -> Iterator[SynthesizedTask | None]:
+        """One task per index (None where no goal could be met for the drawn caller)."""
+        for index in indices:
+            yield self.one(random.Random(f"{self.database.spec.name}:{seed}:{index}"), index)
+
+    def one(self, rng: random.Random, index: int) -> SynthesizedTask | None:
+        caller_id = rng.choice(self._callers)
+        writes = rng.choices(list(self._writes_weights), weights=list(self._writes_weights.values()))[0]
+        with self.database.fork() as env:
+            episode = _Episode(env, caller_id)
+            facts = self._authenticate(rng, episode)
+            if facts is None:
+                return None
+            asks: list[str] = []
+            tells: list[str] = []
+            info: list[str] = []
+            goals: list[str] = []
+            for _ in range(writes):
+                done = self._pursue(rng, episode, asks, tells, info)
+                if done is None:
+                    break
+                goals.append(done)
+            if not goals:
+                return None
+        scenario = self._render(facts, asks, tells)
+        return SynthesizedTask(index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info))
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _authenticate(self, rng: random.Random, episode: _Episode) -> list[tuple[str, Any]] | None:
+        """Identify the caller from facts they know, with one identification tool; the facts they state."""
+        caller = self._caller_row(episode)
+        for tool in rng.sample(self._identify, len(self._identify)):
+            arguments = {name: caller[name] for name in tool.spec.parameters.required}
+            if episode.env.call(tool.name, arguments).output == episode.caller_id:
+                episode.call(tool.name, arguments)
+                # The caller also mentions a few other facts, as people do, so that the one used varies.
+                extra = [name for name in self.database.spec.caller.known if name not in arguments]
+                stated = [*arguments, *rng.sample(extra, min(len(extra), rng.randint(0, 2)))]
+                return [(name, caller[name]) for name in stated]
+        return None
+
+    def _caller_row(self, episode: _Episode) -> dict[str, Any]:
+        names = [column.name for column in self._caller_table.columns]
+        (row,) = episode.env.query(
+            f"SELECT {', '.join(names)} FROM {self._caller_table.name} WHERE {self._caller_key} = ?", (episode.caller_id,)
+        )
+        return dict(zip(names, row, strict=True))
+
+    def _pursue(self, rng: random.Random, episode: _Episode, asks: list[str], tells: list[str], info: list[str]) -> str | None:
+        """Draw a goal the caller can have now, discover its ids, do it; the goal's tool, or None."""
+        for goal in rng.sample(self.grammar.goals, min(GOAL_DRAWS, len(self.grammar.goals))):
+            rows = episode.env.records(goal.candidates, {CALLER_PARAMETER: episode.caller_id})
+            for row in rng.sample(rows, min(ROWS_PER_GOAL, len(rows))):
+                arguments = self._arguments(rng, goal, row, episode)
+                # Words first: a write may delete the row the caller names.
+                words = self._words(goal, arguments, episode.env)
+                output = self._attempt(episode, goal, arguments)
+                if output is None:
+                    continue
+                asks.append(goal.ask.format_map(words))
+                for key, phrase in goal.tell.items():
+                    if isinstance(output, Mapping) and output.get(key) is not None:
+                        tells.append(phrase.format_map(words))
+                        info.append(_spoken(output[key]))
+                return goal.tool
+        return None
+
+    def _arguments(self, rng: random.Random, goal: Goal, row: Mapping[str, Any], episode: _Episode) -> dict[str, Any]:
+        arguments = {name: value for name, value in row.items() if value is not None}
+        if self._caller_key in self.database.tools[goal.tool].parameter_names:
+            arguments[self._caller_key] = episode.caller_id
+        for name, choices in goal.values.items():
+            arguments[name] = rng.choice(choices)
+        return arguments
+
+    def _attempt(self, episode: _Episode, goal: Goal, arguments: dict[str, Any]) -> Any:
+        """Discover the ids the write needs, then make it; nothing is kept if the write fails."""
+        kept = len(episode.actions)
+        for value in self._ids_to_discover(goal, arguments, episode):
+            if not self._discover(episode, value):
+                del episode.actions[kept:], episode.outputs[kept:]
+                return None
+        output = episode.call(goal.tool, arguments)
+        if output is None:
+            del episode.actions[kept:], episode.outputs[kept:]
+        return output
+
+    def _ids_to_discover(self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode) -> list[Any]:
+        """Argument values the caller does not say (ids), which an earlier output must reveal.
+
+        The caller says the drawn free values and what the ask renders as is; a row the ask names by
+        its mention ("my card ending 1111") and every other argument must be discovered.
+        """
+        said_as_is = set(string_fields(goal.ask)) - self._mentioned(goal, arguments, episode.env)
+        spoken = set(goal.values) | said_as_is
+        return [
+            value
+            for name, value in arguments.items()
+            if name not in spoken and name != self._caller_key and not episode.seen(value)
+        ]
+
+    def _mentioned(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> set[str]:
+        """Parameters the ask renders through a table's mention: the caller names the row, not its id."""
+        return {name for name in string_fields(goal.ask) if self._mention_of(arguments.get(name), env) is not None}
+
+    def _discover(self, episode: _Episode, value: Any) -> bool:
+        """Call the first read tool (caller id as its only input) whose output reveals `value`."""
+        for tool in self._reads:
+            required = tool.spec.parameters.required
+            if list(required) != [self._caller_key]:
+                continue
+            before = len(episode.actions)
+            output = episode.call(tool.name, {self._caller_key: episode.caller_id})
+            if output is not None and any(leaf == value for leaf in _leaves(output)):
+                return True
+            del episode.actions[before:], episode.outputs[before:]
+        return False
+
+    # -- words -----------------------------------------------------------------------------------
+
+    def _mention_of(self, value: Any, env: Environment) -> str | None:
+        """How the caller names the row whose key is `value`, if a table with a mention has it."""
+        if not isinstance(value, str):
+            return None
+        for table_name, template in self.grammar.mentions.items():
+            table = self.database.spec.table(table_name)
+            assert table is not None
+            names = [column.name for column in table.columns]
+            rows = env.query(f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.primary_key.name} = ?", (value,))
+            if rows:
+                return template.format_map({name: _spoken(cell) for name, cell in zip(names, rows[0], strict=True)})
+        return None
+
+    def _words(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> dict[str, str]:
+        """Each argument as the caller says it: the row's mention for an id, else the value itself."""
+        words = {}
+        for name, value in arguments.items():
+            mention = self._mention_of(value, env)
+            words[name] = mention if mention is not None else _spoken(value)
+        return words
+
+    def _render(self, facts: list[tuple[str, Any]], asks: list[str], tells: list[str]) -> Scenario:
+        spec = self.database.spec
+        context = {
+            "domain": spec.name,
+            "asks": asks,
+            "facts": [{"name": name.replace("_", " "), "value": _spoken(value)} for name, value in facts],
+            "tells": tells,
+            "preference": None,
+        }
+        render = {
+            name: self._templates.get_template(f"{name}.j2").render(context).strip() for name in Scenario.__dataclass_fields__
+        }
+        return Scenario(**render)
+
+
+def string_fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def _spoken(value: Any) -> str:
+    """A value as a person says it: 50.0 is '50', 12.5 is '12.5'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
