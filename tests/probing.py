@@ -1,12 +1,13 @@
 """A generic prober of a domain's tools, driven by `domains/<name>/examples/probes.yaml`.
 
 The probes file gives, per tool, one or more SQL queries whose rows are candidate arguments (column
-names are parameter names). The prober adds generic mutations of those candidates (a parameter
-swapped for another candidate's value, an unknown id, a scaled number, optional parameters left out),
-calls the tool with each candidate on a fresh episode, and keeps candidates that pass every
-precondition and, per precondition, one that fails first there (the engine reports which). The test
-then checks those calls: the passing one succeeds and changes the state, each failing one fails with
-its precondition's message and changes nothing. No domain has Python of its own; a domain only writes queries.
+names are parameter names); a tool without parameters is called with `{}` and lists no query (`[]`).
+The prober adds generic mutations of those candidates (a parameter swapped for another candidate's
+value, an unknown id, a scaled number, optional parameters left out), calls the tool with each
+candidate on a fresh episode, and keeps candidates that pass every precondition and, per
+precondition, one that fails first there (the engine reports which). The test then checks those
+calls: the passing one succeeds and changes the state, each failing one fails with its
+precondition's message and changes nothing. No domain has Python of its own; a domain only writes queries.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class Prober:
 
     def candidates(self, tool: CompiledTool, queries: list[str]) -> Iterator[dict[str, Any]]:
         """The probe queries' rows first, then their mutations; each is schema-valid for the tool."""
-        rows: list[dict[str, Any]] = []
+        # A tool without parameters has one call to make, and no query can name its arguments.
+        rows: list[dict[str, Any]] = [] if tool.parameter_names else [{}]
         for query in queries:
             cursor = self.connection.execute(query, self.clock)
             names = [column[0] for column in cursor.description]
