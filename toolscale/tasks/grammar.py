@@ -26,6 +26,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Lookup(_Strict):
+    """A read the agent must make before the write: to check something, or to decide a value."""
+
+    tool: Identifier
+    arguments: dict[Identifier, Identifier] = Field(
+        description="The read's parameters, each from the goal argument of that name (the caller's id included)."
+    )
+    bind: dict[Identifier, Identifier] = Field(
+        default={},
+        description="Goal arguments taken from the read's output (output key per argument): the caller does not "
+        "say them, the agent must look them up, e.g. {amount: balance} to move a whole balance.",
+    )
+
+
 class Goal(_Strict):
     """One thing a caller may want done: a write tool and how to find arguments it accepts."""
 
@@ -38,6 +52,7 @@ class Goal(_Strict):
     values: dict[Identifier, Annotated[list[JsonScalar], Field(min_length=1)]] = Field(
         default={}, description="Free parameters and the values one is drawn from."
     )
+    lookups: list[Lookup] = Field(default=[], description="Reads made, in order, after the ids are discovered.")
     ask: str = Field(
         min_length=1,
         description="What the caller asks for, in their words; {parameter} renders its value, or the row it "
@@ -85,6 +100,22 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
         for name in goal.values:
             if name not in parameters:
                 problems.append(((*where, "values", name), f"{goal.tool} has no parameter {name!r}"))
+        for lookup_index, lookup in enumerate(goal.lookups):
+            read = spec.tool(lookup.tool)
+            location = (*where, "lookups", lookup_index)
+            if read is None or read.kind != "read":
+                problems.append(((*location, "tool"), f"{lookup.tool!r} is not a read tool of domain {spec.name!r}"))
+                continue
+            for parameter, source in lookup.arguments.items():
+                if parameter not in read.parameters.properties:
+                    problems.append(((*location, "arguments", parameter), f"{lookup.tool} has no parameter {parameter!r}"))
+                if source not in parameters:
+                    problems.append(((*location, "arguments", parameter), f"{goal.tool} has no parameter {source!r}"))
+            for name in lookup.bind:
+                if name not in parameters:
+                    problems.append(((*location, "bind", name), f"{goal.tool} has no parameter {name!r}"))
+                if name in _fields(goal.ask) or name in goal.values:
+                    problems.append(((*location, "bind", name), f"{name!r} is looked up, so the caller cannot say it"))
         for name in _fields(goal.ask):
             if name not in parameters:
                 problems.append(((*where, "ask"), f"{{{name}}} is not a parameter of {goal.tool}"))

@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
-from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, TaskGrammar
+from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
 from toolscale.tasks.verify import Action, Candidate, _leaves
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
@@ -181,16 +181,28 @@ class Synthesizer:
         return arguments
 
     def _attempt(self, episode: _Episode, goal: Goal, arguments: dict[str, Any]) -> Any:
-        """Discover the ids the write needs, then make it; nothing is kept if the write fails."""
+        """Discover the ids the write needs, make its lookups, then the write; nothing is kept on failure."""
         kept = len(episode.actions)
-        for value in self._ids_to_discover(goal, arguments, episode):
-            if not self._discover(episode, value):
-                del episode.actions[kept:], episode.outputs[kept:]
-                return None
-        output = episode.call(goal.tool, arguments)
+        output = None
+        if all(self._discover(episode, value) for value in self._ids_to_discover(goal, arguments, episode)) and all(
+            self._look_up(episode, lookup, arguments) for lookup in goal.lookups
+        ):
+            output = episode.call(goal.tool, arguments)
         if output is None:
             del episode.actions[kept:], episode.outputs[kept:]
         return output
+
+    @staticmethod
+    def _look_up(episode: _Episode, lookup: Lookup, arguments: dict[str, Any]) -> bool:
+        """Make the read; copy the values it decides into the goal's arguments."""
+        output = episode.call(lookup.tool, {parameter: arguments.get(source) for parameter, source in lookup.arguments.items()})
+        if output is None or (lookup.bind and not isinstance(output, Mapping)):
+            return False
+        for name, key in lookup.bind.items():
+            if output.get(key) is None:
+                return False
+            arguments[name] = output[key]
+        return True
 
     def _ids_to_discover(self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode) -> list[Any]:
         """Argument values the caller does not say (ids), which an earlier output must reveal.
@@ -199,12 +211,9 @@ class Synthesizer:
         its mention ("my card ending 1111") and every other argument must be discovered.
         """
         said_as_is = set(string_fields(goal.ask)) - self._mentioned(goal, arguments, episode.env)
-        spoken = set(goal.values) | said_as_is
-        return [
-            value
-            for name, value in arguments.items()
-            if name not in spoken and name != self._caller_key and not episode.seen(value)
-        ]
+        looked_up = {name for lookup in goal.lookups for name in lookup.bind}
+        known = set(goal.values) | said_as_is | looked_up | {self._caller_key}
+        return [value for name, value in arguments.items() if name not in known and not episode.seen(value)]
 
     def _mentioned(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> set[str]:
         """Parameters the ask renders through a table's mention: the caller names the row, not its id."""
