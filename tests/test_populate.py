@@ -337,3 +337,11 @@ def _catalogue_edit(change: Any) -> Any:
 )
 def test_bad_catalogue_rows_name_file_row_column_and_reason(tmp_path: Path, change: Any, location: str, reason: str) -> None:
     assert_rejected(_write_spec(tmp_path, _catalogue_edit(change)), location, reason)
+
+
+def test_populated_database_remembers_its_size_and_seed(tmp_path: Path) -> None:
+    from toolscale.engine.database import DomainDatabase
+
+    path = tmp_path / "bank.sqlite"
+    populate(load_domain("bank"), 40, seed=7).save(path)
+    assert DomainDatabase.load(load_domain("bank"), path).provenance == {"size": "40", "seed": "7"}

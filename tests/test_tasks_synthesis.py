@@ -12,10 +12,11 @@ from toolscale.populate.stage import populate
 from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 from toolscale.tasks.verify import Verifier
 
-WRITES = {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1}
+CONFIG = SynthesisConfig(writes={1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1})
 
 
 @cache
@@ -25,7 +26,7 @@ def bank() -> DomainDatabase:
 
 def synthesizer() -> Synthesizer:
     spec = load_domain("bank")
-    return Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), WRITES)
+    return Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), CONFIG)
 
 
 def tasks(seed: int, count: int) -> list[SynthesizedTask]:
@@ -90,7 +91,7 @@ def test_every_grammar_yields_verified_tasks_covering_the_tools(domain: str) -> 
     database = populate(spec, 150, seed=0)
     made = [
         task
-        for task in Synthesizer(database, load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec), WRITES).synthesize(0, range(300))
+        for task in Synthesizer(database, load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec), CONFIG).synthesize(0, range(300))
         if task
     ]
     verifier = Verifier(database)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from toolscale.atomic import write_atomically
 from toolscale.engine import state
 from toolscale.engine.connection import ConnectionPool
 from toolscale.engine.schema import META_TABLE, change_log_triggers, json_columns, metadata_for
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _DIGEST_KEY = "digest_sum:"
+_PROVENANCE_KEY = "provenance:"
 
 
 class DatabaseError(Exception):
@@ -57,6 +57,8 @@ class DomainDatabase:
     spec: DomainSpec
     image: bytes = field(repr=False)
     digest_sums: Mapping[str, int] = field(repr=False)
+    # How the rows were made (populate's size and seed, ...), stored in the file beside the digests.
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def tools(self) -> dict[str, CompiledTool]:
@@ -67,17 +69,20 @@ class DomainDatabase:
         """Copies of this database for episodes (see `toolscale.engine.connection`)."""
         return ConnectionPool(self.image, [table.name for table in self.spec.tables])
 
-    def __reduce__(self) -> tuple[type[DomainDatabase], tuple[DomainSpec, bytes, Mapping[str, int]]]:
+    def __reduce__(self) -> tuple[type[DomainDatabase], tuple[DomainSpec, bytes, Mapping[str, int], Mapping[str, str]]]:
         # Pickled (e.g. to a Ray worker) without its compiled tools and open connections.
-        return (DomainDatabase, (self.spec, self.image, dict(self.digest_sums)))
+        return (DomainDatabase, (self.spec, self.image, dict(self.digest_sums), dict(self.provenance)))
 
     @property
     def state_hash(self) -> str:
         return state.state_hash(self.digest_sums)
 
     @classmethod
-    def build(cls, spec: DomainSpec, rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> DomainDatabase:
+    def build(
+        cls, spec: DomainSpec, rows: Mapping[str, Iterable[Mapping[str, Any]]], provenance: Mapping[str, str] | None = None
+    ) -> DomainDatabase:
         """Create the spec's tables through SQLAlchemy and insert `rows` (table name -> row dicts)."""
+        provenance = dict(provenance or {})
         unknown = sorted(set(rows) - {table.name for table in spec.tables})
         if unknown:
             raise DatabaseError(f"rows given for unknown table(s) {unknown} of domain {spec.name!r}")
@@ -94,6 +99,7 @@ class DomainDatabase:
                 digest_sums = _scan_digest_sums(connection, spec)
                 meta = [{"key": _DIGEST_KEY + name, "value": f"{total:064x}"} for name, total in digest_sums.items()]
                 meta.append({"key": "spec_fingerprint", "value": spec_fingerprint(spec)})
+                meta += [{"key": _PROVENANCE_KEY + key, "value": value} for key, value in sorted(provenance.items())]
                 connection.execute(metadata.tables[META_TABLE].insert(), meta)
                 # Installed after the bulk insert, so the change log starts empty.
                 for trigger in change_log_triggers(spec):
@@ -107,7 +113,7 @@ class DomainDatabase:
             raise DatabaseError(f"rows of domain {spec.name!r} violate a constraint: {error.orig}") from error
         finally:
             engine.dispose()
-        return cls(spec=spec, image=image, digest_sums=digest_sums)
+        return cls(spec=spec, image=image, digest_sums=digest_sums, provenance=provenance)
 
     @classmethod
     def load(cls, spec: DomainSpec, path: Path) -> DomainDatabase:
@@ -133,19 +139,12 @@ class DomainDatabase:
         digest_sums = {
             key.removeprefix(_DIGEST_KEY): int(value, 16) for key, value in meta.items() if key.startswith(_DIGEST_KEY)
         }
-        return cls(spec=spec, image=image, digest_sums=digest_sums)
+        provenance = {key.removeprefix(_PROVENANCE_KEY): value for key, value in meta.items() if key.startswith(_PROVENANCE_KEY)}
+        return cls(spec=spec, image=image, digest_sums=digest_sums, provenance=provenance)
 
     def save(self, path: Path) -> None:
-        """Write the database file atomically: a temporary file in the same folder, then a rename."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(self.image)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        """Write the database file atomically (a reader never sees half a file)."""
+        write_atomically(path, self.image)
 
     def fork(self) -> Environment:
         """A fresh episode on its own copy of this database."""

@@ -196,6 +196,6 @@ def populate(spec: DomainSpec, size: int, seed: int, *, progress: bool = False) 
     """The domain's database at this size: same spec, size and seed, same bytes."""
     rows = apply_rules(spec, generate_rows(spec, size, seed, progress=progress))
     try:
-        return DomainDatabase.build(spec, rows)
+        return DomainDatabase.build(spec, rows, {"size": str(size), "seed": str(seed)})
     except DatabaseError as error:
         raise PopulateError(str(error)) from error

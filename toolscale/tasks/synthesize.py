@@ -23,6 +23,7 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
 from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
+from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
 from toolscale.tasks.verify import Action, Candidate, _leaves
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
@@ -52,6 +53,8 @@ class SynthesizedTask:
     actions: tuple[Action, ...]
     scenario: Scenario
     communicate_info: tuple[str, ...]
+    pricing: Pricing
+    preference: Preference
 
     @property
     def candidate(self) -> Candidate:
@@ -80,15 +83,15 @@ class _Episode:
 
 
 class Synthesizer:
-    def __init__(self, database: DomainDatabase, grammar: TaskGrammar, writes_weights: Mapping[int, float]) -> None:
+    def __init__(self, database: DomainDatabase, grammar: TaskGrammar, config: SynthesisConfig) -> None:
         self.database = database
         self.grammar = grammar
+        self.config = config
         spec = database.spec
         caller = spec.table(spec.caller.table)
         assert caller is not None
         self._caller_table = caller
         self._caller_key = caller.primary_key.name
-        self._writes_weights = dict(writes_weights)
         with database.fork() as env:
             self._callers = [
                 row[0] for row in env.query(f"SELECT {self._caller_key} FROM {caller.name} ORDER BY {self._caller_key}")
@@ -111,7 +114,9 @@ class Synthesizer:
 
     def one(self, rng: random.Random, index: int) -> SynthesizedTask | None:
         caller_id = rng.choice(self._callers)
-        writes = rng.choices(list(self._writes_weights), weights=list(self._writes_weights.values()))[0]
+        writes = rng.choices(list(self.config.writes), weights=list(self.config.writes.values()))[0]
+        pricing = draw_pricing(rng, self.config.pricing)
+        preference = draw_preference(rng, pricing, self.config.preference)
         with self.database.fork() as env:
             episode = _Episode(env, caller_id)
             facts = self._authenticate(rng, episode)
@@ -128,8 +133,8 @@ class Synthesizer:
                 goals.append(done)
             if not goals:
                 return None
-        scenario = self._render(facts, asks, tells)
-        return SynthesizedTask(index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info))
+        scenario = self._render(facts, asks, tells, preference.statement)
+        return SynthesizedTask(index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info), pricing, preference)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -255,14 +260,14 @@ class Synthesizer:
             words[name] = mention if mention is not None else _spoken(value)
         return words
 
-    def _render(self, facts: list[tuple[str, Any]], asks: list[str], tells: list[str]) -> Scenario:
+    def _render(self, facts: list[tuple[str, Any]], asks: list[str], tells: list[str], preference: str | None) -> Scenario:
         spec = self.database.spec
         context = {
             "domain": spec.name,
             "asks": asks,
             "facts": [{"name": name.replace("_", " "), "value": _spoken(value)} for name, value in facts],
             "tells": tells,
-            "preference": None,
+            "preference": preference,
         }
         render = {
             name: self._templates.get_template(f"{name}.j2").render(context).strip() for name in Scenario.__dataclass_fields__

@@ -83,14 +83,14 @@ class Tau2Task(_Tau2):
 
 
 class TaskRecord(Tau2Task):
-    """A ToolScale task: the τ² task extended with the domain it runs in."""
+    """A task of a ToolScale domain: the τ² task extended with the domain it runs in (and, in
+    `toolscale.tasks.record`, everything synthesis knows about it)."""
 
     domain: str
 
     def to_upstream(self) -> dict[str, Any]:
-        data = super().to_upstream()
-        del data["domain"]
-        return data
+        """Upstream's fields only: the extensions stay behind."""
+        return {key: value for key, value in super().to_upstream().items() if key in Tau2Task.model_fields}
 
 
 class TaskFileError(ValueError):

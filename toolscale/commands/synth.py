@@ -1,0 +1,66 @@
+"""`toolscale synth`: synthesize and verify a domain's tasks into kept/rejected JSONL and stats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pydantic
+import typer
+import yaml
+
+from toolscale.atomic import write_atomically
+from toolscale.engine.database import DatabaseError, DomainDatabase
+from toolscale.populate.stage import default_size, populate
+from toolscale.spec.errors import SpecError
+from toolscale.spec.loader import domain_dir, load_domain
+from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.run import FUNNEL_STAGES, jsonl, synthesize_domain
+
+
+def _config(path: Path | None) -> SynthesisConfig:
+    if path is None:
+        return SynthesisConfig()
+    try:
+        return SynthesisConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except OSError as error:
+        raise typer.BadParameter(f"{path}: cannot read: {error.strerror}") from error
+    except (yaml.YAMLError, pydantic.ValidationError) as error:
+        raise typer.BadParameter(f"{path}: {error}") from error
+
+
+def run_synth(
+    domain: Annotated[str, typer.Option(help="Domain name, a folder of domains/.")],
+    out: Annotated[Path, typer.Option(help="Folder for kept.jsonl, rejected.jsonl and stats.json.")],
+    count: Annotated[int, typer.Option(min=1, help="Candidates to synthesize.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Synthesis seed; same database, config and seed give the same records.")] = 0,
+    db: Annotated[Path | None, typer.Option(help="A database from `toolscale populate`; default: populate one now.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML synthesis config (writes mix, pricing, preference).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Synthesize candidates, verify each, write kept and rejected records and the funnel."""
+    try:
+        spec = load_domain(domain)
+        grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec)
+        database = DomainDatabase.load(spec, db) if db is not None else populate(spec, default_size(spec), seed=0)
+    except (SpecError, DatabaseError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    result = synthesize_domain(database, grammar, _config(config), seed=seed, indices=range(count), progress=progress)
+    stats = result.stats({tool.name: tool.kind for tool in spec.tools})
+    write_atomically(out / "kept.jsonl", jsonl(result.kept))
+    write_atomically(out / "rejected.jsonl", jsonl(result.rejected))
+    write_atomically(out / "stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    width = max(len(stage) for stage in FUNNEL_STAGES)
+    typer.echo(f"{domain}: funnel (candidates dropped at each stage)")
+    for stage in FUNNEL_STAGES:
+        typer.echo(f"  {stage:<{width}} {result.funnel[stage]:>7,}")
+    coverage = stats["coverage"]
+    typer.echo(
+        f"  multi-write share {stats['multi_write_share']:.0%}; difficulty {stats['difficulty']}; "
+        f"writes used {len(coverage['write']['used'])}/{len(coverage['write']['used']) + len(coverage['write']['unused'])}, "
+        f"reads used {len(coverage['read']['used'])}/{len(coverage['read']['used']) + len(coverage['read']['unused'])}"
+    )
+    typer.echo(f"wrote {out}/kept.jsonl ({len(result.kept):,}), rejected.jsonl ({len(result.rejected):,}), stats.json")

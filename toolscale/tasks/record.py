@@ -1,0 +1,143 @@
+"""ToolScale task records: τ²-bench's Task shape plus what synthesis and verification know.
+
+The JSON Schema of `ToolScaleTask` is committed as `schemas/task.schema.json`. In Parquet, tool
+arguments travel as JSON text (DESIGN.md, decision 4); here they are plain JSON objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from toolscale.engine.environment import StateDiff
+from toolscale.tasks.preference import Preference, Pricing
+from toolscale.tasks.synthesize import SynthesizedTask
+from toolscale.tasks.verify import CheckName, Verdict
+from toolscale.tau2.tasks import (
+    Action,
+    Description,
+    EvaluationCriteria,
+    StructuredUserInstructions,
+    TaskRecord,
+    UserScenario,
+)
+
+Difficulty = Literal["easy", "medium", "hard"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseRef(_Strict):
+    """The populated database a task runs on: rebuild it with `toolscale populate` from these."""
+
+    size: int
+    seed: int
+    state_hash: str
+
+
+class Provenance(_Strict):
+    seed: int
+    index: int
+    backend: Literal["template"]
+    toolscale_version: str
+    spec_fingerprint: str
+
+
+class ReasonRecord(_Strict):
+    check: CheckName
+    detail: str
+    action_index: int | None = None
+
+
+class TraceRecord(_Strict):
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    output: Any
+    error: str | None
+    state_hash: str
+
+
+class Verification(_Strict):
+    verdict: Literal["kept", "rejected"]
+    reasons: list[ReasonRecord]
+    expected_final_hash: str
+    expected_diff: StateDiff
+    trace: list[TraceRecord] | None = None  # kept for rejected candidates, so reviewers see what happened
+
+
+class ToolScaleTask(TaskRecord):
+    database: DatabaseRef
+    difficulty: Difficulty
+    preference: Preference
+    pricing: Pricing
+    provenance: Provenance
+    verification: Verification
+
+
+def difficulty(task: SynthesizedTask) -> Difficulty:
+    """From the task's shape: writes, actions and distinct tools the agent must get right."""
+    writes, actions = len(task.goals), len(task.actions)
+    tools = len({action.name for action in task.actions})
+    if writes >= 3 or actions >= 9:
+        return "hard"
+    if writes == 2 or actions >= 6 or tools >= 5:
+        return "medium"
+    return "easy"
+
+
+def task_record(
+    task: SynthesizedTask, verdict: Verdict, *, domain: str, database: DatabaseRef, provenance: Provenance
+) -> ToolScaleTask:
+    task_id = f"{domain}-{provenance.seed}-{task.index:07d}"
+    scenario = task.scenario
+    return ToolScaleTask(
+        id=task_id,
+        domain=domain,
+        description=Description(purpose=f"{domain}: " + ", then ".join(task.goals)),
+        user_scenario=UserScenario(
+            instructions=StructuredUserInstructions(
+                domain=domain,
+                reason_for_call=scenario.reason_for_call,
+                known_info=scenario.known_info,
+                unknown_info=scenario.unknown_info,
+                task_instructions=scenario.task_instructions,
+            )
+        ),
+        initial_state=None,
+        evaluation_criteria=EvaluationCriteria(
+            actions=[
+                Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
+                for number, action in enumerate(task.actions)
+            ],
+            communicate_info=list(task.communicate_info),
+            reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
+        ),
+        database=database,
+        difficulty=difficulty(task),
+        preference=task.preference,
+        pricing=task.pricing,
+        provenance=provenance,
+        verification=Verification(
+            verdict="kept" if verdict.kept else "rejected",
+            reasons=[ReasonRecord(check=r.check, detail=r.detail, action_index=r.action_index) for r in verdict.reasons],
+            expected_final_hash=verdict.final_hash,
+            expected_diff=verdict.final_diff,
+            trace=None
+            if verdict.kept
+            else [
+                TraceRecord(
+                    name=step.name,
+                    arguments=dict(step.arguments),
+                    ok=step.ok,
+                    output=step.output,
+                    error=step.error,
+                    state_hash=step.state_hash,
+                )
+                for step in verdict.trace
+            ],
+        ),
+    )

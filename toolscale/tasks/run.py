@@ -1,0 +1,98 @@
+"""Synthesize and verify a domain's tasks: records for kept and rejected candidates, and the funnel."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from pydantic import BaseModel
+from tqdm import tqdm
+
+from toolscale.engine.database import DomainDatabase, spec_fingerprint
+from toolscale.tasks.grammar import TaskGrammar
+from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.record import DatabaseRef, Provenance, ToolScaleTask, task_record
+from toolscale.tasks.synthesize import Synthesizer
+from toolscale.tasks.verify import CHECKS, Verifier
+
+NO_GOAL = "no_goal"  # the drawn caller had nothing the grammar's goals could do
+FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, "kept")
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    kept: list[ToolScaleTask]
+    rejected: list[ToolScaleTask]
+    funnel: dict[str, int]  # candidates per stage: generated, then the first reason each was dropped, then kept
+
+    def stats(self, spec_tools: dict[str, str]) -> dict[str, Any]:
+        """Counts a data engineer checks a run against: funnel, difficulty, writes, tool coverage."""
+        used = Counter(action.name for task in self.kept for action in task.actions)
+        writes = Counter(sum(spec_tools[action.name] == "write" for action in task.actions) for task in self.kept)
+        coverage = {
+            kind: {
+                "used": sorted(name for name, tool_kind in spec_tools.items() if tool_kind == kind and name in used),
+                "unused": sorted(name for name, tool_kind in spec_tools.items() if tool_kind == kind and name not in used),
+            }
+            for kind in ("write", "read")
+        }
+        return {
+            "funnel": self.funnel,
+            "difficulty": dict(sorted(Counter(task.difficulty for task in self.kept).items())),
+            "writes_per_task": {str(count): writes[count] for count in sorted(writes)},
+            "multi_write_share": round(sum(n for count, n in writes.items() if count >= 2) / max(len(self.kept), 1), 4),
+            "tool_usage": dict(sorted(used.items())),
+            "coverage": coverage,
+        }
+
+
+def synthesize_domain(
+    database: DomainDatabase,
+    grammar: TaskGrammar,
+    config: SynthesisConfig,
+    *,
+    seed: int,
+    indices: Sequence[int],
+    progress: bool = False,
+) -> SynthesisResult:
+    """Candidates `indices` of run `seed`: each synthesized, verified and made a record."""
+    spec = database.spec
+    synthesizer = Synthesizer(database, grammar, config)
+    verifier = Verifier(database)
+    reference = DatabaseRef(
+        size=int(database.provenance.get("size", -1)),
+        seed=int(database.provenance.get("seed", -1)),
+        state_hash=database.state_hash,
+    )
+    funnel = Counter({stage: 0 for stage in FUNNEL_STAGES})
+    kept: list[ToolScaleTask] = []
+    rejected: list[ToolScaleTask] = []
+    candidates = synthesizer.synthesize(seed, indices)
+    for task in tqdm(candidates, total=len(indices), desc=f"synth {spec.name}", unit="task", disable=not progress):
+        funnel["generated"] += 1
+        if task is None:
+            funnel[NO_GOAL] += 1
+            continue
+        verdict = verifier.verify(task.candidate)
+        provenance = Provenance(
+            seed=seed,
+            index=task.index,
+            backend="template",
+            toolscale_version=version("toolscale"),
+            spec_fingerprint=spec_fingerprint(spec),
+        )
+        record = task_record(task, verdict, domain=spec.name, database=reference, provenance=provenance)
+        if verdict.kept:
+            funnel["kept"] += 1
+            kept.append(record)
+        else:
+            funnel[verdict.reasons[0].check] += 1
+            rejected.append(record)
+    return SynthesisResult(kept, rejected, dict(funnel))
+
+
+def jsonl(records: Iterable[BaseModel]) -> str:
+    return "".join(record.model_dump_json() + "\n" for record in records)
