@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from toolscale.commands.spec import SCHEMA_PATH, schema_text
+from toolscale.schemas import SCHEMAS_DIR, schema_texts
 from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import domain_names, load_spec
 
@@ -294,13 +294,14 @@ def test_unreadable_or_non_mapping_files(tmp_path: Path, content: str | None, lo
 
 
 def test_committed_json_schema_is_up_to_date() -> None:
-    assert SCHEMA_PATH.read_text() == schema_text(), "run `make schema` and commit schemas/domain.schema.json"
+    for path, text in schema_texts().items():
+        assert path.read_text() == text, f"run `make schema` and commit {path.name}"
 
 
 def test_json_schema_accepts_the_shipped_specs() -> None:
     import jsonschema_rs
 
-    validator = jsonschema_rs.validator_for(json.loads(SCHEMA_PATH.read_text()))
+    validator = jsonschema_rs.validator_for(json.loads((SCHEMAS_DIR / "domain.schema.json").read_text()))
     for name in domain_names():
         document = json.loads(json.dumps(yaml.safe_load((Path("domains") / name / "domain.yaml").read_text()), default=str))
         assert validator.is_valid(document), name

@@ -1,20 +1,18 @@
-"""`toolscale spec`: validate domain specs and publish their JSON Schema."""
+"""`toolscale spec`: validate domain specs and publish the project's JSON Schemas."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from toolscale.atomic import write_atomically
+from toolscale.schemas import schema_texts
 from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import load_spec
-from toolscale.spec.models import json_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "domain.schema.json"
-
-app = typer.Typer(no_args_is_help=True, help="Validate domain specs and publish their JSON Schema.")
+app = typer.Typer(no_args_is_help=True, help="Validate domain specs and publish the JSON Schemas.")
 
 
 @app.command()
@@ -35,12 +33,9 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="domain.yaml files
         raise typer.Exit(1)
 
 
-def schema_text() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
 @app.command()
-def schema(out: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = SCHEMA_PATH) -> None:
-    """Write the JSON Schema of the domain spec (committed as schemas/domain.schema.json)."""
-    out.write_text(schema_text(), encoding="utf-8")
-    typer.echo(f"wrote {out}")
+def schema() -> None:
+    """Regenerate the JSON Schemas in schemas/ (domain spec and task record) from the models."""
+    for path, text in schema_texts().items():
+        write_atomically(path, text)
+        typer.echo(f"wrote {path}")
