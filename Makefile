@@ -43,7 +43,7 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
 bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite

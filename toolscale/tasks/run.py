@@ -70,6 +70,7 @@ def synthesize_domain(
     funnel = Counter({stage: 0 for stage in FUNNEL_STAGES})
     kept: list[ToolScaleTask] = []
     rejected: list[ToolScaleTask] = []
+    toolscale_version, fingerprint = version("toolscale"), spec_fingerprint(spec)
     candidates = synthesizer.synthesize(seed, indices)
     for task in tqdm(candidates, total=len(indices), desc=f"synth {spec.name}", unit="task", disable=not progress):
         funnel["generated"] += 1
@@ -78,11 +79,7 @@ def synthesize_domain(
             continue
         verdict = verifier.verify(task.candidate)
         provenance = Provenance(
-            seed=seed,
-            index=task.index,
-            backend="template",
-            toolscale_version=version("toolscale"),
-            spec_fingerprint=spec_fingerprint(spec),
+            seed=seed, index=task.index, backend="template", toolscale_version=toolscale_version, spec_fingerprint=fingerprint
         )
         record = task_record(task, verdict, domain=spec.name, database=reference, provenance=provenance)
         if verdict.kept:

@@ -124,7 +124,17 @@ def _numbers_in(text: str) -> set[float]:
 
 def _mentions(text: str, value: str) -> bool:
     """`value` occurs in `text` as a whole token (an id inside a longer id does not count)."""
-    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text) is not None
+    start = text.find(value)
+    while start >= 0:
+        end = start + len(value)
+        if (start == 0 or not _token_char(text[start - 1])) and (end == len(text) or not _token_char(text[end])):
+            return True
+        start = text.find(value, start + 1)
+    return False
+
+
+def _token_char(character: str) -> bool:
+    return character.isalnum() or character in "_-"
 
 
 class Verifier:
@@ -133,7 +143,7 @@ class Verifier:
     def __init__(self, database: DomainDatabase) -> None:
         self.database = database
         spec = database.spec
-        self._key_columns = [(table.name, table.primary_key.name) for table in spec.tables if table.primary_key.type == "text"]
+        self._key_columns = {table.name: table.primary_key.name for table in spec.tables if table.primary_key.type == "text"}
         self._caller = spec.caller
         self._seen: set[str] = set()
 
@@ -225,19 +235,17 @@ class Verifier:
         values = {leaf for action in candidate.actions for leaf in _leaves(action.arguments)}
         values |= {leaf for step in trace for leaf in _leaves(step.output)}
         strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
-        for value in (value for value in strings if _mentions(candidate.scenario, value)):
-            if any(self._known_to_a_caller(env, value) for env in envs):
-                continue
-            table = next(
-                (
-                    table
-                    for env in envs
-                    for table, column in self._key_columns
-                    if env.query(f"SELECT 1 FROM {table} WHERE {column} = ?", (value,))
-                ),
-                None,
-            )
-            if table is not None:
+        mentioned = [value for value in strings if _mentions(candidate.scenario, value)]
+        if not mentioned:
+            return
+        keys: dict[str, str] = {}  # mentioned value -> a table it is a key of
+        marks = ", ".join("?" * len(mentioned))
+        for env in envs:
+            for table, column in self._key_columns.items():
+                for (key,) in env.query(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", tuple(mentioned)):
+                    keys.setdefault(key, table)
+        for value, table in sorted(keys.items()):
+            if not any(self._known_to_a_caller(env, value) for env in envs):
                 yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
 
     def _known_to_a_caller(self, env: Environment, value: str) -> bool:
