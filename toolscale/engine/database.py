@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from toolscale.atomic import write_atomically
 from toolscale.engine import state
 from toolscale.engine.connection import ConnectionPool
+from toolscale.engine.layout import DomainLayout, domain_layout
 from toolscale.engine.schema import META_TABLE, change_log_triggers, json_columns, metadata_for
 from toolscale.engine.tools import CompiledTool, compile_tools
 from toolscale.spec.models import Column, DomainSpec
@@ -63,6 +64,10 @@ class DomainDatabase:
     @cached_property
     def tools(self) -> dict[str, CompiledTool]:
         return compile_tools(self.spec)
+
+    @cached_property
+    def layout(self) -> DomainLayout:
+        return domain_layout(self.spec)
 
     @cached_property
     def connections(self) -> ConnectionPool:

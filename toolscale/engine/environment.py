@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from toolscale.engine import state
 from toolscale.engine.connection import EpisodeConnection
-from toolscale.engine.schema import CHANGE_LOG, json_columns
-from toolscale.engine.tools import DECODERS, CompiledTool, ValueDecoder, openai_tool, render_message
+from toolscale.engine.schema import CHANGE_LOG
+from toolscale.engine.tools import CompiledTool, openai_tool, render_message
 
 if TYPE_CHECKING:
     from toolscale.engine.database import DomainDatabase
@@ -63,32 +63,15 @@ class _PreconditionFailedError(Exception):
         self.index = index
 
 
-@dataclass(frozen=True)
-class _TableLayout:
-    columns: str  # comma-separated column list in declared order
-    primary_key_index: int
-    decoders: tuple[ValueDecoder, ...]
-    names: tuple[str, ...]
-    json_columns: tuple[int, ...]
-
-
 class Environment:
     def __init__(self, database: DomainDatabase) -> None:
         spec = database.spec
         self.spec = spec
         self.tools: Mapping[str, CompiledTool] = database.tools
-        self._check_messages = {check.name: check.message for table in spec.tables for check in table.checks}
-        self._clock = {"now": spec.clock.isoformat(), "today": spec.clock.date().isoformat()}
-        self._layouts = {
-            table.name: _TableLayout(
-                columns=", ".join(column.name for column in table.columns),
-                primary_key_index=next(i for i, column in enumerate(table.columns) if column.primary_key),
-                decoders=tuple(DECODERS[column.type] for column in table.columns),
-                names=tuple(column.name for column in table.columns),
-                json_columns=json_columns(table),
-            )
-            for table in spec.tables
-        }
+        layout = database.layout
+        self._check_messages = layout.check_messages
+        self._clock = layout.clock
+        self._layouts = layout.tables
         self._digest_sums = dict(database.digest_sums)
         # The image of every row touched this episode as it was when the episode began (None: absent).
         self._baseline: dict[RowKey, state.Row | None] = {}
