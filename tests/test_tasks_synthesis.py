@@ -76,7 +76,7 @@ def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
     assert issues == {
         ("mentions.wallets", "unknown table 'wallets'"),
         ("goals[0].tool", "'list_accounts' is not a write tool of domain 'bank'"),
-        ("goals[1].ask", "{card} is not a parameter of freeze_card"),
+        ("goals[1].ask", "{card} is not a parameter of freeze_card nor a context column"),
     }
     assert all(issue.file == path for issue in raised.value.issues)
 

@@ -35,8 +35,9 @@ class Lookup(_Strict):
     )
     bind: dict[Identifier, Identifier] = Field(
         default={},
-        description="Goal arguments taken from the read's output (output key per argument): the caller does not "
-        "say them, the agent must look them up, e.g. {amount: balance} to move a whole balance.",
+        description="Goal arguments taken from the read's output (output key per argument; the first row of a "
+        "list): the caller does not say them, the agent must look them up, e.g. {amount: balance} to move a "
+        "whole balance, or {train_id: train_id} to book the first train a search finds.",
     )
 
 
@@ -48,6 +49,11 @@ class Goal(_Strict):
         min_length=1,
         description="A SELECT over the domain's tables, with :caller_id bound, whose columns are the tool's "
         "parameters and whose rows are argument sets to try (their preconditions are checked by calling the tool).",
+    )
+    context: list[Identifier] = Field(
+        default=[],
+        description="Candidate-query columns that are not the tool's parameters: words for the ask and inputs for "
+        "lookups (e.g. the stations and date to search trains by), never passed to the write.",
     )
     values: dict[Identifier, Annotated[list[JsonScalar], Field(min_length=1)]] = Field(
         default={}, description="Free parameters and the values one is drawn from."
@@ -97,6 +103,10 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
             problems.append(((*where, "tool"), f"{goal.tool!r} is not a write tool of domain {spec.name!r}"))
             continue
         parameters = set(tool.parameters.properties)
+        for name in goal.context:
+            if name in parameters:
+                problems.append(((*where, "context", name), f"{name!r} is a parameter of {goal.tool}, not context"))
+        words = parameters | set(goal.context)
         for name in goal.values:
             if name not in parameters:
                 problems.append(((*where, "values", name), f"{goal.tool} has no parameter {name!r}"))
@@ -109,20 +119,22 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
             for parameter, source in lookup.arguments.items():
                 if parameter not in read.parameters.properties:
                     problems.append(((*location, "arguments", parameter), f"{lookup.tool} has no parameter {parameter!r}"))
-                if source not in parameters:
-                    problems.append(((*location, "arguments", parameter), f"{goal.tool} has no parameter {source!r}"))
+                if source not in words:
+                    problems.append(
+                        ((*location, "arguments", parameter), f"{source!r} is neither a parameter of {goal.tool} nor context")
+                    )
             for name in lookup.bind:
                 if name not in parameters:
                     problems.append(((*location, "bind", name), f"{goal.tool} has no parameter {name!r}"))
                 if name in _fields(goal.ask) or name in goal.values:
                     problems.append(((*location, "bind", name), f"{name!r} is looked up, so the caller cannot say it"))
         for name in _fields(goal.ask):
-            if name not in parameters:
-                problems.append(((*where, "ask"), f"{{{name}}} is not a parameter of {goal.tool}"))
+            if name not in words:
+                problems.append(((*where, "ask"), f"{{{name}}} is not a parameter of {goal.tool} nor a context column"))
         for key, phrase in goal.tell.items():
             for name in _fields(phrase):
-                if name not in parameters:
-                    problems.append(((*where, "tell", key), f"{{{name}}} is not a parameter of {goal.tool}"))
+                if name not in words:
+                    problems.append(((*where, "tell", key), f"{{{name}}} is not a parameter of {goal.tool} nor a context column"))
     return problems
 
 

@@ -178,6 +178,7 @@ class Synthesizer:
         return None
 
     def _arguments(self, rng: random.Random, goal: Goal, row: Mapping[str, Any], episode: _Episode) -> dict[str, Any]:
+        """The goal's values: the write's arguments and its context columns (words and lookup inputs)."""
         arguments = {name: value for name, value in row.items() if value is not None}
         if self._caller_key in self.database.tools[goal.tool].parameter_names:
             arguments[self._caller_key] = episode.caller_id
@@ -189,18 +190,21 @@ class Synthesizer:
         """Discover the ids the write needs, make its lookups, then the write; nothing is kept on failure."""
         kept = len(episode.actions)
         output = None
+        parameters = self.database.tools[goal.tool].parameter_names
         if all(self._discover(episode, value) for value in self._ids_to_discover(goal, arguments, episode)) and all(
             self._look_up(episode, lookup, arguments) for lookup in goal.lookups
         ):
-            output = episode.call(goal.tool, arguments)
+            output = episode.call(goal.tool, {name: value for name, value in arguments.items() if name in parameters})
         if output is None:
             del episode.actions[kept:], episode.outputs[kept:]
         return output
 
     @staticmethod
     def _look_up(episode: _Episode, lookup: Lookup, arguments: dict[str, Any]) -> bool:
-        """Make the read; copy the values it decides into the goal's arguments."""
+        """Make the read; copy the values it decides into the goal's arguments (from its first row, for a list)."""
         output = episode.call(lookup.tool, {parameter: arguments.get(source) for parameter, source in lookup.arguments.items()})
+        if isinstance(output, list) and lookup.bind:
+            output = output[0] if output else None
         if output is None or (lookup.bind and not isinstance(output, Mapping)):
             return False
         for name, key in lookup.bind.items():
@@ -217,7 +221,7 @@ class Synthesizer:
         """
         said_as_is = set(string_fields(goal.ask)) - self._mentioned(goal, arguments, episode.env)
         looked_up = {name for lookup in goal.lookups for name in lookup.bind}
-        known = set(goal.values) | said_as_is | looked_up | {self._caller_key}
+        known = set(goal.values) | said_as_is | looked_up | set(goal.context) | {self._caller_key}
         return [value for name, value in arguments.items() if name not in known and not episode.seen(value)]
 
     def _mentioned(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> set[str]:
