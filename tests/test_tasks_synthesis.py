@@ -105,3 +105,18 @@ def test_every_grammar_yields_verified_tasks_covering_the_tools(domain: str) -> 
     assert writes <= used, f"write tools never a gold action: {sorted(writes - used)}"
     assert len(reads & used) >= 0.8 * len(reads), f"read tools never a gold action: {sorted(reads - used)}"
     assert sum(len(task.goals) >= 2 for task in kept) >= 0.3 * len(kept)
+
+
+def test_catalogue_keys_are_public_words_not_leaked_ids() -> None:
+    """Weather's plans are a catalogue: saying 'enterprise' names a plan, it does not leak an id."""
+    spec = load_domain("weather")
+    database = populate(spec, 60, seed=0)
+    synth = Synthesizer(database, load_grammar(domain_dir("weather") / GRAMMAR_FILE, spec), CONFIG)
+    task = next(task for task in synth.synthesize(0, range(50)) if task is not None)
+    verifier = Verifier(database)
+    candidate = task.candidate
+    with_plan = type(candidate)(candidate.actions, candidate.scenario + " You are thinking about the enterprise plan.")
+    assert "leaked_id" not in {reason.check for reason in verifier.verify(with_plan).reasons}
+    customer_key = task.actions[-1].arguments.get("user_id")
+    leaky = type(candidate)(candidate.actions, candidate.scenario + f" Your user id is {customer_key}.")
+    assert "leaked_id" in {reason.check for reason in Verifier(database).verify(leaky).reasons}

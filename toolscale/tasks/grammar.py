@@ -47,7 +47,7 @@ class Goal(_Strict):
     tool: Identifier
     candidates: str = Field(
         min_length=1,
-        description="A SELECT over the domain's tables, with :caller_id bound, whose columns are the tool's "
+        description="A SELECT over the domain's tables, with :caller_id, :now and :today bound, whose columns are the tool's "
         "parameters and whose rows are argument sets to try (their preconditions are checked by calling the tool).",
     )
     context: list[Identifier] = Field(

@@ -161,7 +161,7 @@ class Synthesizer:
     def _pursue(self, rng: random.Random, episode: _Episode, asks: list[str], tells: list[str], info: list[str]) -> str | None:
         """Draw a goal the caller can have now, discover its ids, do it; the goal's tool, or None."""
         for goal in rng.sample(self.grammar.goals, min(GOAL_DRAWS, len(self.grammar.goals))):
-            rows = episode.env.records(goal.candidates, {CALLER_PARAMETER: episode.caller_id})
+            rows = episode.env.records(goal.candidates, {CALLER_PARAMETER: episode.caller_id} | self.database.layout.clock)
             for row in rng.sample(rows, min(ROWS_PER_GOAL, len(rows))):
                 arguments = self._arguments(rng, goal, row, episode)
                 # Words first: a write may delete the row the caller names.
@@ -191,7 +191,9 @@ class Synthesizer:
         kept = len(episode.actions)
         output = None
         parameters = self.database.tools[goal.tool].parameter_names
-        if all(self._discover(episode, value) for value in self._ids_to_discover(goal, arguments, episode)) and all(
+        # One read may reveal several ids: each is looked for only if still unseen.
+        needed = self._ids_to_discover(goal, arguments, episode)
+        if all(episode.seen(value) or self._discover(episode, value) for value in needed) and all(
             self._look_up(episode, lookup, arguments) for lookup in goal.lookups
         ):
             output = episode.call(goal.tool, {name: value for name, value in arguments.items() if name in parameters})

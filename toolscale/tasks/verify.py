@@ -143,7 +143,10 @@ class Verifier:
     def __init__(self, database: DomainDatabase) -> None:
         self.database = database
         spec = database.spec
-        self._key_columns = {table.name: table.primary_key.name for table in spec.tables if table.primary_key.type == "text"}
+        # Catalogue tables (fixed `data` rows such as plans) have public names for keys, not internal ids.
+        self._key_columns = {
+            table.name: table.primary_key.name for table in spec.tables if table.primary_key.type == "text" and table.data is None
+        }
         self._caller = spec.caller
         self._seen: set[str] = set()
 
