@@ -253,8 +253,14 @@ class Environment:
         return {name: decode(value) for name, decode, value in zip(layout.names, layout.decoders, row, strict=True)}
 
     @contextmanager
-    def _undone(self) -> Iterator[None]:
-        """Whatever runs inside is rolled back: queries may read, never change the episode."""
+    def _undone(self, sql: str) -> Iterator[None]:
+        """Whatever runs inside is rolled back: queries may read, never change the episode.
+
+        A statement that starts with SELECT cannot write in SQLite, so it needs no savepoint.
+        """
+        if sql.lstrip()[:6].upper() == "SELECT":
+            yield
+            return
         self._engine_sql("SAVEPOINT query")
         try:
             yield
@@ -264,12 +270,12 @@ class Environment:
 
     def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
-        with self._undone():
+        with self._undone(sql):
             return self._connection.execute(sql, parameters).fetchall()
 
     def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Like `query`, each row as a dict keyed by column name."""
-        with self._undone():
+        with self._undone(sql):
             cursor = self._connection.execute(sql, parameters)
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

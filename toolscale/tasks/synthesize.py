@@ -99,9 +99,22 @@ class Synthesizer:
         tools = database.tools
         self._identify = [tool for tool in tools.values() if not tool.writes and self._identifies_caller(tool)]
         self._reads = [tool for tool in tools.values() if not tool.writes and tool not in self._identify]
+        # Reads that list a caller's rows from the caller's id alone: the ones that reveal ids.
+        self._listing_reads = [tool for tool in self._reads if list(tool.spec.parameters.required) == [self._caller_key]]
+        self._result_keys = self._output_keys(self._listing_reads)
+        self._keys_of = {table.name: frozenset({table.primary_key.name}) for table in spec.tables}
         self._templates = SandboxedEnvironment(
             loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
         )
+
+    def _output_keys(self, tools: Sequence[CompiledTool], callers: int = 5) -> dict[str, frozenset[str]]:
+        """The object keys each tool's output has, seen by calling it for the first few callers."""
+        keys: dict[str, set[str]] = {tool.name: set() for tool in tools}
+        with self.database.fork() as env:
+            for caller_id in self._callers[:callers]:
+                for tool in tools:
+                    keys[tool.name].update(_keys(env.call(tool.name, {self._caller_key: caller_id}).output))
+        return {name: frozenset(found) for name, found in keys.items()}
 
     def _identifies_caller(self, tool: CompiledTool) -> bool:
         required = set(tool.spec.parameters.required)
@@ -193,7 +206,7 @@ class Synthesizer:
         parameters = self.database.tools[goal.tool].parameter_names
         # One read may reveal several ids: each is looked for only if still unseen.
         needed = self._ids_to_discover(goal, arguments, episode)
-        if all(episode.seen(value) or self._discover(episode, value) for value in needed) and all(
+        if all(episode.seen(value) or self._discover(episode, name, value) for name, value in needed) and all(
             self._look_up(episode, lookup, arguments) for lookup in goal.lookups
         ):
             output = episode.call(goal.tool, {name: value for name, value in arguments.items() if name in parameters})
@@ -215,7 +228,7 @@ class Synthesizer:
             arguments[name] = output[key]
         return True
 
-    def _ids_to_discover(self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode) -> list[Any]:
+    def _ids_to_discover(self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode) -> list[tuple[str, Any]]:
         """Argument values the caller does not say (ids), which an earlier output must reveal.
 
         The caller says the drawn free values and what the ask renders as is; a row the ask names by
@@ -224,18 +237,19 @@ class Synthesizer:
         said_as_is = set(string_fields(goal.ask)) - self._mentioned(goal, arguments, episode.env)
         looked_up = {name for lookup in goal.lookups for name in lookup.bind}
         known = set(goal.values) | said_as_is | looked_up | set(goal.context) | {self._caller_key}
-        return [value for name, value in arguments.items() if name not in known and not episode.seen(value)]
+        return [(name, value) for name, value in arguments.items() if name not in known and not episode.seen(value)]
 
     def _mentioned(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> set[str]:
         """Parameters the ask renders through a table's mention: the caller names the row, not its id."""
-        return {name for name in string_fields(goal.ask) if self._mention_of(arguments.get(name), env) is not None}
+        return {name for name in string_fields(goal.ask) if self._mention_of(name, arguments.get(name), env) is not None}
 
-    def _discover(self, episode: _Episode, value: Any) -> bool:
-        """Call the first read tool (caller id as its only input) whose output reveals `value`."""
-        for tool in self._reads:
-            required = tool.spec.parameters.required
-            if list(required) != [self._caller_key]:
-                continue
+    def _discover(self, episode: _Episode, parameter: str, value: Any) -> bool:
+        """Call the first read tool (caller id as its only input) whose output reveals `value`.
+
+        Tools whose results have a column named like the parameter (`account_id` for
+        `from_account_id`) are tried first; the order depends only on the spec, so it is deterministic.
+        """
+        for tool in sorted(self._listing_reads, key=lambda tool: not _names_match(parameter, self._result_keys[tool.name])):
             before = len(episode.actions)
             output = episode.call(tool.name, {self._caller_key: episode.caller_id})
             if output is not None and any(leaf == value for leaf in _leaves(output)):
@@ -245,11 +259,15 @@ class Synthesizer:
 
     # -- words -----------------------------------------------------------------------------------
 
-    def _mention_of(self, value: Any, env: Environment) -> str | None:
-        """How the caller names the row whose key is `value`, if a table with a mention has it."""
+    def _mention_of(self, parameter: str, value: Any, env: Environment) -> str | None:
+        """How the caller names the row whose key is `value`, if a table with a mention has it.
+
+        Tables whose key is named like the parameter are tried first (`account_id` for `to_account_id`).
+        """
         if not isinstance(value, str):
             return None
-        for table_name, template in self.grammar.mentions.items():
+        mentions = sorted(self.grammar.mentions.items(), key=lambda item: not _names_match(parameter, self._keys_of[item[0]]))
+        for table_name, template in mentions:
             table = self.database.spec.table(table_name)
             assert table is not None
             names = [column.name for column in table.columns]
@@ -262,7 +280,7 @@ class Synthesizer:
         """Each argument as the caller says it: the row's mention for an id, else the value itself."""
         words = {}
         for name, value in arguments.items():
-            mention = self._mention_of(value, env)
+            mention = self._mention_of(name, value, env)
             words[name] = mention if mention is not None else _spoken(value)
         return words
 
@@ -279,6 +297,20 @@ class Synthesizer:
             name: self._templates.get_template(f"{name}.j2").render(context).strip() for name in Scenario.__dataclass_fields__
         }
         return Scenario(**render)
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def _names_match(parameter: str, keys: frozenset[str]) -> bool:
+    return any(parameter == key or parameter.endswith("_" + key) for key in keys)
 
 
 def string_fields(template: str) -> list[str]:
