@@ -91,7 +91,7 @@ def test_synth_command_writes_the_same_files_twice(tmp_path: Path) -> None:
                 "--db",
                 str(database),
                 "--count",
-                "60",
+                "50",
                 "--seed",
                 "2",
                 "--out",
@@ -104,7 +104,8 @@ def test_synth_command_writes_the_same_files_twice(tmp_path: Path) -> None:
         outputs.append({name: (out / name).read_bytes() for name in ("kept.jsonl", "rejected.jsonl", "stats.json")})
     assert outputs[0] == outputs[1]
     stats = json.loads(outputs[0]["stats.json"])
-    assert stats["funnel"]["generated"] == 60
+    assert stats["funnel"]["kept"] == 50 == len(outputs[0]["kept.jsonl"].splitlines())
+    assert stats["funnel"]["generated"] == sum(count for stage, count in stats["funnel"].items() if stage != "generated")
     assert sum(stats["tool_usage"].values()) == sum(
         len(json.loads(line)["evaluation_criteria"]["actions"]) for line in outputs[0]["kept.jsonl"].splitlines()
     )
@@ -119,3 +120,12 @@ def test_synth_command_names_a_bad_database(tmp_path: Path) -> None:
     assert invocation.exit_code == 1
     assert f"{bad}: not a SQLite database file" in invocation.output
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_command_fails_when_too_few_tasks_verify(tmp_path: Path) -> None:
+    database = tmp_path / "bank.sqlite"
+    bank().save(database)
+    arguments = ["synth", "--domain", "bank", "--db", str(database), "--count", "50", "--max-candidates", "20"]
+    invocation = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "o"), "--no-progress"])
+    assert invocation.exit_code == 1
+    assert "of 50 tasks verified within 20 candidates" in invocation.output

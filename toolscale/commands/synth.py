@@ -34,7 +34,8 @@ def _config(path: Path | None) -> SynthesisConfig:
 def run_synth(
     domain: Annotated[str, typer.Option(help="Domain name, a folder of domains/.")],
     out: Annotated[Path, typer.Option(help="Folder for kept.jsonl, rejected.jsonl and stats.json.")],
-    count: Annotated[int, typer.Option(min=1, help="Candidates to synthesize.")] = 1000,
+    count: Annotated[int, typer.Option(min=1, help="Verified tasks to keep.")] = 1000,
+    max_candidates: Annotated[int | None, typer.Option(help="Give up after this many candidates (default: 3 x count).")] = None,
     seed: Annotated[int, typer.Option(help="Synthesis seed; same database, config and seed give the same records.")] = 0,
     db: Annotated[Path | None, typer.Option(help="A database from `toolscale populate`; default: populate one now.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML synthesis config (writes mix, pricing, preference).")] = None,
@@ -48,7 +49,10 @@ def run_synth(
     except (SpecError, DatabaseError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    result = synthesize_domain(database, grammar, _config(config), seed=seed, indices=range(count), progress=progress)
+    limit = max_candidates if max_candidates is not None else 3 * count
+    result = synthesize_domain(
+        database, grammar, _config(config), seed=seed, indices=range(limit), kept_target=count, progress=progress
+    )
     stats = result.stats({tool.name: tool.kind for tool in spec.tools})
     write_atomically(out / "kept.jsonl", jsonl(result.kept))
     write_atomically(out / "rejected.jsonl", jsonl(result.rejected))
@@ -64,3 +68,6 @@ def run_synth(
         f"reads used {len(coverage['read']['used'])}/{len(coverage['read']['used']) + len(coverage['read']['unused'])}"
     )
     typer.echo(f"wrote {out}/kept.jsonl ({len(result.kept):,}), rejected.jsonl ({len(result.rejected):,}), stats.json")
+    if len(result.kept) < count:
+        typer.echo(f"{domain}: only {len(result.kept):,} of {count:,} tasks verified within {limit:,} candidates", err=True)
+        raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -55,10 +55,14 @@ def synthesize_domain(
     config: SynthesisConfig,
     *,
     seed: int,
-    indices: Sequence[int],
+    indices: Iterable[int],
+    kept_target: int | None = None,
     progress: bool = False,
 ) -> SynthesisResult:
-    """Candidates `indices` of run `seed`: each synthesized, verified and made a record."""
+    """Candidates `indices` of run `seed`, in order: each synthesized, verified and made a record.
+
+    With `kept_target`, stops as soon as that many are kept (indices are then usually open-ended).
+    """
     spec = database.spec
     synthesizer = Synthesizer(database, grammar, config)
     verifier = Verifier(database)
@@ -72,7 +76,10 @@ def synthesize_domain(
     rejected: list[ToolScaleTask] = []
     toolscale_version, fingerprint = version("toolscale"), spec_fingerprint(spec)
     candidates = synthesizer.synthesize(seed, indices)
-    for task in tqdm(candidates, total=len(indices), desc=f"synth {spec.name}", unit="task", disable=not progress):
+    total = kept_target if kept_target is not None else len(indices) if isinstance(indices, Sized) else None
+    bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
+    for task in candidates:
+        bar.update(1 if kept_target is None else 0)
         funnel["generated"] += 1
         if task is None:
             funnel[NO_GOAL] += 1
@@ -85,9 +92,14 @@ def synthesize_domain(
         if verdict.kept:
             funnel["kept"] += 1
             kept.append(record)
+            if kept_target is not None:
+                bar.update(1)
+                if len(kept) >= kept_target:
+                    break
         else:
             funnel[verdict.reasons[0].check] += 1
             rejected.append(record)
+    bar.close()
     return SynthesisResult(kept, rejected, dict(funnel))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class Synthesizer:
         required = set(tool.spec.parameters.required)
         return bool(required) and required <= set(self.database.spec.caller.known) and tool.spec.result is not None
 
-    def synthesize(self, seed: int, indices: Sequence[int]) -> Iterator[SynthesizedTask | None]:
+    def synthesize(self, seed: int, indices: Iterable[int]) -> Iterator[SynthesizedTask | None]:
         """One task per index (None where no goal could be met for the drawn caller)."""
         for index in indices:
             yield self.one(random.Random(f"{self.database.spec.name}:{seed}:{index}"), index)
