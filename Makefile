@@ -11,7 +11,7 @@ DOMAINS ?= bank basketball ecommerce medicine movie railway restaurant school tr
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run test bench lint typecheck schema clean populate populate-all
+.PHONY: run test bench lint typecheck schema clean populate populate-all synth synth-all
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ TAU2_TASKS ?= ../shared/reference/tau2-retail/tasks.json
 
 run: $(STAMP) ## the main job; until the pipeline lands: every stage that exists, into output/
 	$(BIN)/toolscale spec validate domains/*/domain.yaml
-	$(MAKE) --no-print-directory populate-all
+	$(MAKE) --no-print-directory populate-all synth-all
 	$(BIN)/toolscale examples bank
 	@if [ -f $(TAU2_TASKS) ]; then \
 		$(BIN)/toolscale tau2 import $(TAU2_TASKS) --out output/tau2/retail-tasks.jsonl && \
@@ -51,6 +51,19 @@ populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=row
 populate-all: $(STAMP) ## every domain's database at its default size, under output/databases/
 	for domain in $(DOMAINS); do \
 		$(BIN)/toolscale populate --domain $$domain --seed $(SEED) --no-progress --out output/databases/$$domain.sqlite || exit 1; \
+	done
+
+COUNT ?= 1000
+
+synth: $(STAMP) ## verified tasks of one domain: make synth DOMAIN=bank [COUNT=1000] [SEED=0]
+	$(BIN)/toolscale synth --domain $(DOMAIN) --db output/databases/$(DOMAIN).sqlite --count $(COUNT) --seed $(SEED) \
+		--out output/tasks/$(DOMAIN)
+
+synth-all: $(STAMP) ## verified tasks of every domain, from the databases populate-all wrote
+	for domain in $(DOMAINS); do \
+		test -f output/databases/$$domain.sqlite || $(BIN)/toolscale populate --domain $$domain --no-progress || exit 1; \
+		$(BIN)/toolscale synth --domain $$domain --db output/databases/$$domain.sqlite --count $(COUNT) --seed $(SEED) \
+			--no-progress --out output/tasks/$$domain || exit 1; \
 	done
 
 clean:
