@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -120,3 +121,24 @@ def test_catalogue_keys_are_public_words_not_leaked_ids() -> None:
     customer_key = task.actions[-1].arguments.get("user_id")
     leaky = type(candidate)(candidate.actions, candidate.scenario + f" Your user id is {customer_key}.")
     assert "leaked_id" in {reason.check for reason in Verifier(database).verify(leaky).reasons}
+
+
+def test_conditional_steps_follow_the_value_the_agent_reads() -> None:
+    """'If X is then below T, also do Y': Y is a gold action exactly when the reported X is below T."""
+    spec = load_domain("bank")
+    always = SynthesisConfig(writes={2: 1.0}, conditional=1.0)
+    synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), always)
+    verifier = Verifier(bank())
+    taken = untaken = 0
+    for task in synth.synthesize(0, range(500)):
+        if task is None or not task.conditional:
+            continue
+        match = re.search(r"is then below (\d+)", task.scenario.reason_for_call)
+        assert match is not None
+        below = float(task.communicate_info[0]) < float(match.group(1))
+        assert below == (len(task.goals) == 2), task.scenario.reason_for_call
+        assert below != task.scenario.reason_for_call.endswith("(otherwise nothing more).")
+        assert verifier.verify(task.candidate).kept
+        taken, untaken = taken + below, untaken + (not below)
+    assert taken >= 3
+    assert untaken >= 3

@@ -133,6 +133,13 @@ class SynthesisConfig(_Strict):
     writes: dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0)]] = Field(
         default={1: 0.45, 2: 0.3, 3: 0.18, 4: 0.07}, description="How many writes a task has: the difficulty mix."
     )
+    conditional: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Chance that a write following one whose result the caller asks to be told is requested only "
+        "'if that value is below T' (true or not, half the time each).",
+    )
     pricing: PricingConfig = PricingConfig()
     preference: PreferenceConfig = PreferenceConfig()
 

@@ -82,7 +82,7 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     """From the task's shape: writes, actions and distinct tools the agent must get right."""
     writes, actions = len(task.goals), len(task.actions)
     tools = len({action.name for action in task.actions})
-    if writes >= 3 or actions >= 9:
+    if writes >= 3 or actions >= 9 or task.conditional:
         return "hard"
     if writes == 2 or actions >= 6 or tools >= 5:
         return "medium"

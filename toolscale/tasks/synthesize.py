@@ -9,6 +9,7 @@ matching their outputs, never by per-domain code.
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,10 +56,26 @@ class SynthesizedTask:
     communicate_info: tuple[str, ...]
     pricing: Pricing
     preference: Preference
+    conditional: bool = False  # a write was asked for only if a value read during the task was low
 
     @property
     def candidate(self) -> Candidate:
         return Candidate(self.actions, self.scenario.text, self.communicate_info)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A goal done (or, for an untaken conditional branch, only worded)."""
+
+    tool: str
+    ask: str
+    tells: tuple[tuple[str, Any], ...]  # (how the caller asks for it, the value the agent must tell)
+
+
+@dataclass(frozen=True)
+class _Condition:
+    text: str
+    holds: bool
 
 
 @dataclass
@@ -139,15 +156,50 @@ class Synthesizer:
             tells: list[str] = []
             info: list[str] = []
             goals: list[str] = []
-            for _ in range(writes):
-                done = self._pursue(rng, episode, asks, tells, info)
-                if done is None:
+            conditional = False
+            last: _Step | None = None
+            while len(goals) < writes:
+                condition = self._condition(rng, last)
+                if condition is not None and not condition.holds:
+                    # The caller asks for something only if a value the agent reads is low; it is not, so the
+                    # gold actions stop here and a correct agent must not do it.
+                    step = self._pursue(rng, episode, execute=False)
+                    if step is not None:
+                        asks.append(f"{condition.text}, also {step.ask} (otherwise nothing more)")
+                        conditional = True
                     break
-                goals.append(done)
+                step = self._pursue(rng, episode)
+                if step is None:
+                    break
+                asks.append(step.ask if condition is None else f"{condition.text}, also {step.ask}")
+                conditional = conditional or condition is not None
+                goals.append(step.tool)
+                for phrase, value in step.tells:
+                    tells.append(phrase)
+                    info.append(_spoken(value))
+                last = step
             if not goals:
                 return None
         scenario = self._render(facts, asks, tells, preference.statement)
-        return SynthesizedTask(index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info), pricing, preference)
+        return SynthesizedTask(
+            index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info), pricing, preference, conditional
+        )
+
+    def _condition(self, rng: random.Random, last: _Step | None) -> _Condition | None:
+        """Maybe make the next write depend on a value the previous one reported: 'if it is below T'.
+
+        Only the step just done counts: a value reported earlier may have changed since.
+        """
+        if last is None or not last.tells or rng.random() >= self.config.conditional:
+            return None
+        phrase, value = last.tells[-1]
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        holds = rng.random() < 0.5
+        threshold = math.ceil(value * 1.5 / 10) * 10 + 10 if holds else math.floor(value * 0.5 / 10) * 10
+        if threshold <= 0:
+            return None
+        return _Condition(text=f"if {phrase} is then below {threshold}", holds=value < threshold)
 
     # -- steps -----------------------------------------------------------------------------------
 
@@ -171,23 +223,27 @@ class Synthesizer:
         )
         return dict(zip(names, row, strict=True))
 
-    def _pursue(self, rng: random.Random, episode: _Episode, asks: list[str], tells: list[str], info: list[str]) -> str | None:
-        """Draw a goal the caller can have now, discover its ids, do it; the goal's tool, or None."""
+    def _pursue(self, rng: random.Random, episode: _Episode, *, execute: bool = True) -> _Step | None:
+        """Draw a goal the caller can have now, discover its ids and do it (or only word it)."""
         for goal in rng.sample(self.grammar.goals, min(GOAL_DRAWS, len(self.grammar.goals))):
+            if not execute and goal.lookups:
+                continue  # a lookup's bound values exist only once it runs
             rows = episode.env.records(goal.candidates, {CALLER_PARAMETER: episode.caller_id} | self.database.layout.clock)
             for row in rng.sample(rows, min(ROWS_PER_GOAL, len(rows))):
                 arguments = self._arguments(rng, goal, row, episode)
                 # Words first: a write may delete the row the caller names.
                 words = self._words(goal, arguments, episode.env)
+                if not execute:
+                    return _Step(goal.tool, goal.ask.format_map(words), ())
                 output = self._attempt(episode, goal, arguments)
                 if output is None:
                     continue
-                asks.append(goal.ask.format_map(words))
-                for key, phrase in goal.tell.items():
-                    if isinstance(output, Mapping) and output.get(key) is not None:
-                        tells.append(phrase.format_map(words))
-                        info.append(_spoken(output[key]))
-                return goal.tool
+                tells = tuple(
+                    (phrase.format_map(words), output[key])
+                    for key, phrase in goal.tell.items()
+                    if isinstance(output, Mapping) and output.get(key) is not None
+                )
+                return _Step(goal.tool, goal.ask.format_map(words), tells)
         return None
 
     def _arguments(self, rng: random.Random, goal: Goal, row: Mapping[str, Any], episode: _Episode) -> dict[str, Any]:
