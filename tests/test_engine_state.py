@@ -168,3 +168,9 @@ def test_json_columns_hash_as_documents_whatever_wrote_them() -> None:
         assert env.call("set_body", {"doc_id": "d1", "body": {"a": "x", "b": [1, 2]}}).ok
         assert env.state_hash() != database.state_hash
         assert env.state_diff()["docs"]["d1"]["after"] == {"doc_id": "d1", "body": {"a": "x", "b": [1, 2]}}
+
+
+def test_declared_indexes_serve_case_insensitive_lookups(bank_db: DomainDatabase) -> None:
+    with bank_db.fork() as env:
+        plan = env.query("EXPLAIN QUERY PLAN SELECT client_id FROM clients WHERE lower(email) = lower(?)", ("x",))
+    assert "USING INDEX ix_clients_1" in plan[0][-1]

@@ -211,6 +211,13 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
         "tools[1].effects[0]",
         "wall clock",
     ),
+    ("index-unknown-column", _set("tables.0.indexes", ["lower(colour)"]), "tables[0].indexes[0]", "no such column: colour"),
+    (
+        "index-over-another-table",
+        _set("tables.0.indexes", ["(SELECT count(*) FROM orders)"]),
+        "tables[0].indexes[0]",
+        "over this table's own columns",
+    ),
     (
         "space-separated-datetime",
         _set(

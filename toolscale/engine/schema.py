@@ -66,6 +66,9 @@ def _table(metadata: sa.MetaData, table: Table) -> sa.Table:
         if column.references is not None and not column.primary_key:
             ddl = f"CREATE INDEX ix_{table.name}_{column.name} ON {table.name} ({column.name})"
             sa.event.listen(created, "after_create", _run_after_create(ddl))
+    for number, expression in enumerate(table.indexes, start=1):
+        ddl = f"CREATE INDEX ix_{table.name}_{number} ON {table.name} ({expression})"
+        sa.event.listen(created, "after_create", _run_after_create(ddl))
     return created
 
 

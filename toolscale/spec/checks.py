@@ -132,10 +132,13 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
         return problems
     # Table checks are compiled one by one first; the schema tools compile against leaves them out,
     # so one broken check expression does not hide every other problem.
-    compiler = _Compiler(spec.model_copy(update={"tables": [table.model_copy(update={"checks": []}) for table in spec.tables]}))
+    compiler = _Compiler(
+        spec.model_copy(update={"tables": [table.model_copy(update={"checks": [], "indexes": []}) for table in spec.tables]})
+    )
     try:
         for index, table in enumerate(spec.tables):
             problems += _check_table_checks(compiler, table, ("tables", index))
+            problems += _check_table_indexes(compiler, table, ("tables", index))
             problems += _check_derive(compiler, table, ("tables", index))
         types_by_name = column_types_by_name(spec)
         for index, tool in enumerate(spec.tools):
@@ -206,6 +209,16 @@ def _check_caller(spec: DomainSpec) -> Iterator[Problem]:
     for index, name in enumerate(spec.caller.known):
         if table.column(name) is None:
             yield ("caller", "known", index), f"table {table.name!r} has no column {name!r}"
+
+
+def _check_table_indexes(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:
+    for index, expression in enumerate(table.indexes):
+        compiled = compiler.compile(f"SELECT {expression} FROM {table.name}")
+        location = (*where, "indexes", index)
+        if compiled.error:
+            yield location, f"does not compile: {compiled.error}"
+        elif compiled.other or compiled.parameters or compiled.reads - {table.name}:
+            yield location, "must be columns or expressions over this table's own columns"
 
 
 def _check_table_checks(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:

@@ -59,6 +59,12 @@ class Table(_Strict):
     description: str = ""
     columns: list[Column] = Field(min_length=1)
     checks: list[Check] = []
+    indexes: list[str] = Field(
+        default=[],
+        description="Extra indexes for the lookups tools make, each a comma-separated list of this table's "
+        "columns or expressions over them, e.g. 'lower(email)' for a case-insensitive search by email. "
+        "References are indexed already.",
+    )
     rows: Annotated[int, Field(ge=0)] | None = Field(
         default=None,
         description="Row count at the default populate size. `--size N` gives the caller table N rows and "
