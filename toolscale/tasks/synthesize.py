@@ -25,7 +25,7 @@ from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
 from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
-from toolscale.tasks.verify import Action, Candidate, _leaves
+from toolscale.tasks.verify import Action, Candidate, leaves
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
 # Argument rows tried per goal before another goal is drawn.
@@ -86,6 +86,7 @@ class _Episode:
     caller_id: str
     actions: list[Action] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)
+    revealed: list[frozenset[Any]] = field(default_factory=list)  # the scalars of each output
 
     def call(self, tool: str, arguments: Mapping[str, Any]) -> Any:
         observation = self.env.call(tool, dict(arguments))
@@ -93,10 +94,15 @@ class _Episode:
             return None
         self.actions.append(Action(tool, dict(arguments)))
         self.outputs.append(observation.output)
+        self.revealed.append(frozenset(leaves(observation.output)))
         return observation.output
 
+    def undo_since(self, count: int) -> None:
+        """Forget the actions after the first `count` (reads, or a write that was not made)."""
+        del self.actions[count:], self.outputs[count:], self.revealed[count:]
+
     def seen(self, value: Any) -> bool:
-        return any(value == leaf for output in self.outputs for leaf in _leaves(output))
+        return any(value in revealed for revealed in self.revealed)
 
 
 class Synthesizer:
@@ -267,7 +273,7 @@ class Synthesizer:
         ):
             output = episode.call(goal.tool, {name: value for name, value in arguments.items() if name in parameters})
         if output is None:
-            del episode.actions[kept:], episode.outputs[kept:]
+            episode.undo_since(kept)
         return output
 
     @staticmethod
@@ -308,9 +314,9 @@ class Synthesizer:
         for tool in sorted(self._listing_reads, key=lambda tool: not _names_match(parameter, self._result_keys[tool.name])):
             before = len(episode.actions)
             output = episode.call(tool.name, {self._caller_key: episode.caller_id})
-            if output is not None and any(leaf == value for leaf in _leaves(output)):
+            if output is not None and value in episode.revealed[-1]:
                 return True
-            del episode.actions[before:], episode.outputs[before:]
+            episode.undo_since(before)
         return False
 
     # -- words -----------------------------------------------------------------------------------

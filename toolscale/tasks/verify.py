@@ -102,17 +102,23 @@ def _normalize(value: Any) -> Any:
     return value
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    """Every scalar inside a JSON value, including object keys that are ids (maps keyed by id)."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield key
-            yield from _leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not None:
-        yield value
+def leaves(value: Any) -> list[Any]:
+    """Every scalar inside a JSON value, including object keys that are ids (maps keyed by id).
+
+    Iterative and unordered: it runs over every output of every replayed action.
+    """
+    found: list[Any] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif item is not None:
+            found.append(item)
+    return found
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -211,10 +217,10 @@ class Verifier:
         for index, (action, step) in enumerate(zip(candidate.actions, trace, strict=True)):
             if _writes(self.database, action.name):
                 for name, value in action.arguments.items():
-                    for leaf in _leaves(value):
+                    for leaf in leaves(value):
                         if not self._grounded(leaf, text, numbers, seen_outputs):
                             yield Reason("ungrounded_argument", f"{action.name}.{name} = {leaf!r}", index)
-            seen_outputs.update(leaf for leaf in _leaves(step.output) if not isinstance(leaf, bool))
+            seen_outputs.update(leaf for leaf in leaves(step.output) if not isinstance(leaf, bool))
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
@@ -235,8 +241,8 @@ class Verifier:
 
         Ids are looked up in the initial and the final state: a row the task deletes or inserts is a
         row all the same."""
-        values = {leaf for action in candidate.actions for leaf in _leaves(action.arguments)}
-        values |= {leaf for step in trace for leaf in _leaves(step.output)}
+        values = {leaf for action in candidate.actions for leaf in leaves(action.arguments)}
+        values |= {leaf for step in trace for leaf in leaves(step.output)}
         strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
         mentioned = [value for value in strings if _mentions(candidate.scenario, value)]
         if not mentioned:
