@@ -184,10 +184,10 @@ class Environment:
 
     def _absorb_changes(self) -> None:
         """Fold the rows the last call touched into the digest sums and the episode baseline."""
-        entries = self._engine_sql(f"SELECT * FROM {CHANGE_LOG} ORDER BY seq")
+        # One statement empties the log and returns it; RETURNING gives no order, so sort by seq.
+        entries = sorted(self._engine_sql(f"DELETE FROM {CHANGE_LOG} RETURNING *"))
         if not entries:
             return
-        self._engine_sql(f"DELETE FROM {CHANGE_LOG}")
         before: dict[RowKey, state.Row | None] = {}
         for _seq, table, old_rowid, new_rowid, *values in entries:
             if old_rowid is not None and (table, old_rowid) not in before:
