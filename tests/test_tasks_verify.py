@@ -11,7 +11,7 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
 from toolscale.spec.loader import domain_dir
-from toolscale.tasks.verify import CHECKS, Action, Candidate, Verifier
+from toolscale.tasks.verify import CHECKS, Action, Candidate, Observed, Verifier
 
 MARIA = "CL-000001"
 EMAIL = "maria.okafor@example.com"
@@ -118,3 +118,12 @@ def test_a_replay_that_ends_elsewhere_is_nondeterministic(bank_db: DomainDatabas
 def test_every_check_has_a_crafted_case() -> None:
     covered = {case[0] for case in CASES} | {"duplicate", "nondeterministic"}
     assert covered == set(CHECKS)
+
+
+def test_a_replay_that_differs_from_what_synthesis_saw_is_nondeterministic(bank_db: DomainDatabase) -> None:
+    seen = Verifier(bank_db).verify(GOOD)
+    outputs = tuple(step.output for step in seen.trace)
+    faithful = Candidate(GOOD.actions, SCENARIO, GOOD.communicate_info, Observed(outputs, seen.final_hash))
+    assert Verifier(bank_db).verify(faithful).kept
+    elsewhere = Candidate(GOOD.actions, SCENARIO, GOOD.communicate_info, Observed(outputs, bank_db.state_hash))
+    assert [reason.check for reason in Verifier(bank_db).verify(elsewhere).reasons] == ["nondeterministic"]

@@ -25,7 +25,7 @@ from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
 from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
-from toolscale.tasks.verify import Action, Candidate, leaves
+from toolscale.tasks.verify import Action, Candidate, Observed, leaves
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
 # Argument rows tried per goal before another goal is drawn.
@@ -56,11 +56,13 @@ class SynthesizedTask:
     communicate_info: tuple[str, ...]
     pricing: Pricing
     preference: Preference
+    observed: Observed | None = None  # the outputs and final state synthesis saw
     conditional: bool = False  # a write was asked for only if a value read during the task was low
 
     @property
     def candidate(self) -> Candidate:
-        return Candidate(self.actions, self.scenario.text, self.communicate_info)
+        """For the verifier; synthesis's own execution is the run its replay must reproduce."""
+        return Candidate(self.actions, self.scenario.text, self.communicate_info, self.observed)
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,19 @@ class Synthesizer:
                 last = step
             if not goals:
                 return None
+            observed = Observed(tuple(episode.outputs), env.state_hash())
         scenario = self._render(facts, asks, tells, preference.statement)
         return SynthesizedTask(
-            index, caller_id, tuple(goals), tuple(episode.actions), scenario, tuple(info), pricing, preference, conditional
+            index,
+            caller_id,
+            tuple(goals),
+            tuple(episode.actions),
+            scenario,
+            tuple(info),
+            pricing,
+            preference,
+            observed,
+            conditional,
         )
 
     def _condition(self, rng: random.Random, last: _Step | None) -> _Condition | None:

@@ -46,6 +46,15 @@ class Candidate:
     actions: Sequence[Action]
     scenario: str  # reason_for_call, known_info and task_instructions: what the user can say
     communicate_info: Sequence[str] = ()
+    # What an earlier execution of the same actions saw (synthesis runs them once as it builds the
+    # task): when given, it is the run the verifier's replay must reproduce, instead of a second replay.
+    observed: Observed | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    outputs: tuple[Any, ...]
+    final_hash: str
 
 
 @dataclass(frozen=True)
@@ -167,10 +176,9 @@ class Verifier:
                 with self.database.fork() as initial_env:
                     reasons += self._grounding_reasons((initial_env, env), candidate, trace)
         if not reasons:
-            with self.database.fork() as env:
-                again = tuple(self._run(env, candidate.actions))
-                if env.state_hash() != final or [step.output for step in again] != [step.output for step in trace]:
-                    reasons.append(Reason("nondeterministic", "a second replay ended in another state or saw other outputs"))
+            earlier = candidate.observed or self._replay_again(candidate)
+            if earlier.final_hash != final or list(earlier.outputs) != [step.output for step in trace]:
+                reasons.append(Reason("nondeterministic", "another run of the same actions ended elsewhere or saw other outputs"))
         if not reasons:
             key = normalized_writes(self.database, candidate.actions)
             if key in self._seen:
@@ -178,6 +186,11 @@ class Verifier:
             else:
                 self._seen.add(key)
         return Verdict(tuple(reasons), trace, initial, final, diff)
+
+    def _replay_again(self, candidate: Candidate) -> Observed:
+        with self.database.fork() as env:
+            outputs = tuple(step.output for step in self._run(env, candidate.actions))
+            return Observed(outputs, env.state_hash())
 
     @staticmethod
     def _run(env: Environment, actions: Sequence[Action]) -> Iterator[TraceStep]:
