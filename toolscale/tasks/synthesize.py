@@ -9,6 +9,7 @@ matching their outputs, never by per-domain code.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import string
@@ -75,6 +76,14 @@ class _Step:
 
 
 @dataclass(frozen=True)
+class _Mention:
+    template: str
+    columns: tuple[str, ...]
+    lookup: str  # the row by its key
+    preferred: bool  # the table's key is named like the parameter
+
+
+@dataclass(frozen=True)
 class _Condition:
     text: str
     holds: bool
@@ -127,7 +136,6 @@ class Synthesizer:
         # Reads that list a caller's rows from the caller's id alone: the ones that reveal ids.
         self._listing_reads = [tool for tool in self._reads if list(tool.spec.parameters.required) == [self._caller_key]]
         self._result_keys = self._output_keys(self._listing_reads)
-        self._keys_of = {table.name: frozenset({table.primary_key.name}) for table in spec.tables}
         self._templates = SandboxedEnvironment(
             loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
         )
@@ -340,15 +348,25 @@ class Synthesizer:
         """
         if not isinstance(value, str):
             return None
-        mentions = sorted(self.grammar.mentions.items(), key=lambda item: not _names_match(parameter, self._keys_of[item[0]]))
-        for table_name, template in mentions:
+        for mention in self._mentions_for(parameter):
+            rows = env.query(mention.lookup, (value,))
+            if rows:
+                return mention.template.format_map(
+                    {name: _spoken(cell) for name, cell in zip(mention.columns, rows[0], strict=True)}
+                )
+        return None
+
+    @functools.cache  # noqa: B019 - one Synthesizer per run; the cache lives as long as it does
+    def _mentions_for(self, parameter: str) -> tuple[_Mention, ...]:
+        """The grammar's mentions, tables whose key is named like the parameter first."""
+        mentions = []
+        for table_name, template in self.grammar.mentions.items():
             table = self.database.spec.table(table_name)
             assert table is not None
-            names = [column.name for column in table.columns]
-            rows = env.query(f"SELECT {', '.join(names)} FROM {table.name} WHERE {table.primary_key.name} = ?", (value,))
-            if rows:
-                return template.format_map({name: _spoken(cell) for name, cell in zip(names, rows[0], strict=True)})
-        return None
+            columns = tuple(column.name for column in table.columns)
+            lookup = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {table.primary_key.name} = ?"
+            mentions.append(_Mention(template, columns, lookup, _names_match(parameter, frozenset({table.primary_key.name}))))
+        return tuple(sorted(mentions, key=lambda mention: not mention.preferred))
 
     def _words(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> dict[str, str]:
         """Each argument as the caller says it: the row's mention for an id, else the value itself."""
