@@ -136,9 +136,10 @@ class Synthesizer:
         # Reads that list a caller's rows from the caller's id alone: the ones that reveal ids.
         self._listing_reads = [tool for tool in self._reads if list(tool.spec.parameters.required) == [self._caller_key]]
         self._result_keys = self._output_keys(self._listing_reads)
-        self._templates = SandboxedEnvironment(
-            loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
+        templates = SandboxedEnvironment(
+            loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
         )
+        self._templates = {name: templates.get_template(f"{name}.j2") for name in Scenario.__dataclass_fields__}
 
     def _output_keys(self, tools: Sequence[CompiledTool], callers: int = 5) -> dict[str, frozenset[str]]:
         """The object keys each tool's output has, seen by calling it for the first few callers."""
@@ -385,9 +386,7 @@ class Synthesizer:
             "tells": tells,
             "preference": preference,
         }
-        render = {
-            name: self._templates.get_template(f"{name}.j2").render(context).strip() for name in Scenario.__dataclass_fields__
-        }
+        render = {name: template.render(context).strip() for name, template in self._templates.items()}
         return Scenario(**render)
 
 

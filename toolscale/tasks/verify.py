@@ -262,10 +262,12 @@ class Verifier:
             return
         keys: dict[str, str] = {}  # mentioned value -> a table it is a key of
         marks = ", ".join("?" * len(mentioned))
+        lookup = " UNION ALL ".join(
+            f"SELECT '{table}', {column} FROM {table} WHERE {column} IN ({marks})" for table, column in self._key_columns.items()
+        )
         for env in envs:
-            for table, column in self._key_columns.items():
-                for (key,) in env.query(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", tuple(mentioned)):
-                    keys.setdefault(key, table)
+            for table, key in env.query(lookup, tuple(mentioned) * len(self._key_columns)) if lookup else ():
+                keys.setdefault(key, table)
         for value, table in sorted(keys.items()):
             if not any(self._known_to_a_caller(env, value) for env in envs):
                 yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
