@@ -28,7 +28,8 @@ from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
 from toolscale.tasks.verify import Action, Candidate, Observed, leaves
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts" / "scenario"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+SCENARIO_TEMPLATE = "scenario.j2"  # one block per field of the scenario
 # Argument rows tried per goal before another goal is drawn.
 ROWS_PER_GOAL = 6
 GOAL_DRAWS = 4
@@ -139,7 +140,7 @@ class Synthesizer:
         templates = SandboxedEnvironment(
             loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
         )
-        self._templates = {name: templates.get_template(f"{name}.j2") for name in Scenario.__dataclass_fields__}
+        self._template = templates.get_template(SCENARIO_TEMPLATE)
 
     def _output_keys(self, tools: Sequence[CompiledTool], callers: int = 5) -> dict[str, frozenset[str]]:
         """The object keys each tool's output has, seen by calling it for the first few callers."""
@@ -386,8 +387,8 @@ class Synthesizer:
             "tells": tells,
             "preference": preference,
         }
-        render = {name: template.render(context).strip() for name, template in self._templates.items()}
-        return Scenario(**render)
+        shared = self._template.new_context(context)
+        return Scenario(**{name: "".join(self._template.blocks[name](shared)).strip() for name in Scenario.__dataclass_fields__})
 
 
 def _keys(value: Any) -> Iterator[str]:
