@@ -260,10 +260,10 @@ class Synthesizer:
             for row in rng.sample(rows, min(ROWS_PER_GOAL, len(rows))):
                 arguments = self._arguments(rng, goal, row, episode)
                 # Words first: a write may delete the row the caller names.
-                words = self._words(goal, arguments, episode.env)
+                words, mentioned = self._words(goal, arguments, episode.env)
                 if not execute:
                     return _Step(goal.tool, goal.ask.format_map(words), ())
-                output = self._attempt(episode, goal, arguments)
+                output = self._attempt(episode, goal, arguments, mentioned)
                 if output is None:
                     continue
                 tells = tuple(
@@ -283,13 +283,13 @@ class Synthesizer:
             arguments[name] = rng.choice(choices)
         return arguments
 
-    def _attempt(self, episode: _Episode, goal: Goal, arguments: dict[str, Any]) -> Any:
+    def _attempt(self, episode: _Episode, goal: Goal, arguments: dict[str, Any], mentioned: set[str]) -> Any:
         """Discover the ids the write needs, make its lookups, then the write; nothing is kept on failure."""
         kept = len(episode.actions)
         output = None
         parameters = self.database.tools[goal.tool].parameter_names
         # One read may reveal several ids: each is looked for only if still unseen.
-        needed = self._ids_to_discover(goal, arguments, episode)
+        needed = self._ids_to_discover(goal, arguments, episode, mentioned)
         if all(episode.seen(value) or self._discover(episode, name, value) for name, value in needed) and all(
             self._look_up(episode, lookup, arguments) for lookup in goal.lookups
         ):
@@ -312,20 +312,18 @@ class Synthesizer:
             arguments[name] = output[key]
         return True
 
-    def _ids_to_discover(self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode) -> list[tuple[str, Any]]:
+    def _ids_to_discover(
+        self, goal: Goal, arguments: Mapping[str, Any], episode: _Episode, mentioned: set[str]
+    ) -> list[tuple[str, Any]]:
         """Argument values the caller does not say (ids), which an earlier output must reveal.
 
         The caller says the drawn free values and what the ask renders as is; a row the ask names by
         its mention ("my card ending 1111") and every other argument must be discovered.
         """
-        said_as_is = set(string_fields(goal.ask)) - self._mentioned(goal, arguments, episode.env)
+        said_as_is = set(string_fields(goal.ask)) - mentioned
         looked_up = {name for lookup in goal.lookups for name in lookup.bind}
         known = set(goal.values) | said_as_is | looked_up | set(goal.context) | {self._caller_key}
         return [(name, value) for name, value in arguments.items() if name not in known and not episode.seen(value)]
-
-    def _mentioned(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> set[str]:
-        """Parameters the ask renders through a table's mention: the caller names the row, not its id."""
-        return {name for name in string_fields(goal.ask) if self._mention_of(name, arguments.get(name), env) is not None}
 
     def _discover(self, episode: _Episode, parameter: str, value: Any) -> bool:
         """Call the first read tool (caller id as its only input) whose output reveals `value`.
@@ -370,13 +368,18 @@ class Synthesizer:
             mentions.append(_Mention(template, columns, lookup, _names_match(parameter, frozenset({table.primary_key.name}))))
         return tuple(sorted(mentions, key=lambda mention: not mention.preferred))
 
-    def _words(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> dict[str, str]:
-        """Each argument as the caller says it: the row's mention for an id, else the value itself."""
-        words = {}
-        for name, value in arguments.items():
+    def _words(self, goal: Goal, arguments: Mapping[str, Any], env: Environment) -> tuple[dict[str, str], set[str]]:
+        """The values the ask and tells name, as the caller says them (a row by its mention, anything else
+        as it is), and which of them the caller names by a mention rather than by their value."""
+        words: dict[str, str] = {}
+        mentioned: set[str] = set()
+        for name in _named_values(goal.ask, tuple(goal.tell.values())):
+            value = arguments.get(name)
             mention = self._mention_of(name, value, env)
+            if mention is not None:
+                mentioned.add(name)
             words[name] = mention if mention is not None else _spoken(value)
-        return words
+        return words, mentioned
 
     def _render(self, facts: list[tuple[str, Any]], asks: list[str], tells: list[str], preference: str | None) -> Scenario:
         spec = self.database.spec
@@ -403,6 +406,12 @@ def _keys(value: Any) -> Iterator[str]:
 
 def _names_match(parameter: str, keys: frozenset[str]) -> bool:
     return any(parameter == key or parameter.endswith("_" + key) for key in keys)
+
+
+@functools.cache
+def _named_values(ask: str, tells: tuple[str, ...]) -> tuple[str, ...]:
+    """The {fields} an ask and its tell phrases name, in order, once each."""
+    return tuple(dict.fromkeys([*string_fields(ask), *(name for phrase in tells for name in string_fields(phrase))]))
 
 
 def string_fields(template: str) -> list[str]:
