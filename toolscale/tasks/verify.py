@@ -226,36 +226,37 @@ class Verifier:
     ) -> Iterator[Reason]:
         text = candidate.scenario
         numbers = _numbers_in(text)
-        seen_outputs: set[Any] = set()
-        for index, (action, step) in enumerate(zip(candidate.actions, trace, strict=True)):
+        revealed = [leaves(step.output) for step in trace]
+        seen_outputs: set[Any] = set()  # numbers compare by value here: 50 and 50.0 are one element
+        for index, action in enumerate(candidate.actions):
             if _writes(self.database, action.name):
                 for name, value in action.arguments.items():
                     for leaf in leaves(value):
                         if not self._grounded(leaf, text, numbers, seen_outputs):
                             yield Reason("ungrounded_argument", f"{action.name}.{name} = {leaf!r}", index)
-            seen_outputs.update(leaf for leaf in leaves(step.output) if not isinstance(leaf, bool))
+            seen_outputs.update(leaf for leaf in revealed[index] if not isinstance(leaf, bool))
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
-        yield from self._leaks(envs, candidate, trace)
+        yield from self._leaks(envs, candidate, revealed)
 
     @staticmethod
     def _grounded(value: Any, text: str, numbers: set[float], outputs: set[Any]) -> bool:
         if isinstance(value, bool):
             return True  # a yes/no choice is stated in words, not as a value
         if isinstance(value, int | float):
-            return float(value) in numbers or any(
-                isinstance(seen, int | float) and not isinstance(seen, bool) and float(seen) == float(value) for seen in outputs
-            )
+            return float(value) in numbers or value in outputs
         return value in outputs or _mentions(text, str(value))
 
-    def _leaks(self, envs: tuple[Environment, Environment], candidate: Candidate, trace: Sequence[TraceStep]) -> Iterator[Reason]:
+    def _leaks(
+        self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]]
+    ) -> Iterator[Reason]:
         """Ids the actions use or see that the scenario spells out, unless the caller knows them.
 
         Ids are looked up in the initial and the final state: a row the task deletes or inserts is a
         row all the same."""
         values = {leaf for action in candidate.actions for leaf in leaves(action.arguments)}
-        values |= {leaf for step in trace for leaf in leaves(step.output)}
+        values |= {leaf for step_leaves in revealed for leaf in step_leaves}
         strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
         mentioned = [value for value in strings if _mentions(candidate.scenario, value)]
         if not mentioned:
