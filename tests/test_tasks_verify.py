@@ -96,7 +96,7 @@ def test_duplicates_are_rejected_after_the_first(bank_db: DomainDatabase) -> Non
 class _DriftingDatabase:
     """Stands in for a broken engine whose last episode starts from another state.
 
-    The verifier opens three episodes: the replay, the initial state (to look ids up), the second replay.
+    The verifier opens three episodes: the initial state (to look ids up), the replay, the second replay.
     """
 
     def __init__(self, first: DomainDatabase, second: DomainDatabase) -> None:

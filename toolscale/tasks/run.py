@@ -65,7 +65,6 @@ def synthesize_domain(
     """
     spec = database.spec
     synthesizer = Synthesizer(database, grammar, config)
-    verifier = Verifier(database)
     reference = DatabaseRef(
         size=int(database.provenance.get("size", -1)),
         seed=int(database.provenance.get("seed", -1)),
@@ -77,29 +76,29 @@ def synthesize_domain(
     toolscale_version, fingerprint = version("toolscale"), spec_fingerprint(spec)
     candidates = synthesizer.synthesize(seed, indices)
     total = kept_target if kept_target is not None else len(indices) if isinstance(indices, Sized) else None
-    bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
-    for task in candidates:
-        bar.update(1 if kept_target is None else 0)
-        funnel["generated"] += 1
-        if task is None:
-            funnel[NO_GOAL] += 1
-            continue
-        verdict = verifier.verify(task.candidate)
-        provenance = Provenance(
-            seed=seed, index=task.index, backend="template", toolscale_version=toolscale_version, spec_fingerprint=fingerprint
-        )
-        record = task_record(task, verdict, domain=spec.name, database=reference, provenance=provenance)
-        if verdict.kept:
-            funnel["kept"] += 1
-            kept.append(record)
-            if kept_target is not None:
-                bar.update(1)
-                if len(kept) >= kept_target:
-                    break
-        else:
-            funnel[verdict.reasons[0].check] += 1
-            rejected.append(record)
-    bar.close()
+    progress_bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
+    with Verifier(database) as verifier, progress_bar as bar:
+        for task in candidates:
+            bar.update(1 if kept_target is None else 0)
+            funnel["generated"] += 1
+            if task is None:
+                funnel[NO_GOAL] += 1
+                continue
+            verdict = verifier.verify(task.candidate)
+            provenance = Provenance(
+                seed=seed, index=task.index, backend="template", toolscale_version=toolscale_version, spec_fingerprint=fingerprint
+            )
+            record = task_record(task, verdict, domain=spec.name, database=reference, provenance=provenance)
+            if verdict.kept:
+                funnel["kept"] += 1
+                kept.append(record)
+                if kept_target is not None:
+                    bar.update(1)
+                    if len(kept) >= kept_target:
+                        break
+            else:
+                funnel[verdict.reasons[0].check] += 1
+                rejected.append(record)
     return SynthesisResult(kept, rejected, dict(funnel))
 
 

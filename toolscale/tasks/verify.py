@@ -164,6 +164,17 @@ class Verifier:
         }
         self._caller = spec.caller
         self._seen: set[str] = set()
+        # An episode that only ever reads, kept open to look ids up in the initial state.
+        self._initial = database.fork()
+
+    def close(self) -> None:
+        self._initial.close()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def verify(self, candidate: Candidate) -> Verdict:
         with self.database.fork() as env:
@@ -173,8 +184,7 @@ class Verifier:
             diff = env.state_diff()
             reasons = list(self._execution_reasons(trace, initial, final))
             if not reasons:
-                with self.database.fork() as initial_env:
-                    reasons += self._grounding_reasons((initial_env, env), candidate, trace)
+                reasons += self._grounding_reasons((self._initial, env), candidate, trace)
         if not reasons:
             earlier = candidate.observed or self._replay_again(candidate)
             if earlier.final_hash != final or list(earlier.outputs) != [step.output for step in trace]:
