@@ -236,12 +236,13 @@ class Synthesizer:
         caller = self._caller_row(episode)
         for tool in rng.sample(self._identify, len(self._identify)):
             arguments = {name: caller[name] for name in tool.spec.parameters.required}
-            if episode.env.call(tool.name, arguments).output == episode.caller_id:
-                episode.call(tool.name, arguments)
-                # The caller also mentions a few other facts, as people do, so that the one used varies.
-                extra = [name for name in self.database.spec.caller.known if name not in arguments]
-                stated = [*arguments, *rng.sample(extra, min(len(extra), rng.randint(0, 2)))]
-                return [(name, caller[name]) for name in stated]
+            if episode.call(tool.name, arguments) != episode.caller_id:
+                episode.undo_since(0)  # these facts find someone else (or no one): try another tool
+                continue
+            # The caller also mentions a few other facts, as people do, so that the one used varies.
+            extra = [name for name in self.database.spec.caller.known if name not in arguments]
+            stated = [*arguments, *rng.sample(extra, min(len(extra), rng.randint(0, 2)))]
+            return [(name, caller[name]) for name in stated]
         return None
 
     def _caller_row(self, episode: _Episode) -> dict[str, Any]:

@@ -120,10 +120,11 @@ def leaves(value: Any) -> list[Any]:
     pending = [value]
     while pending:
         item = pending.pop()
-        if isinstance(item, dict):
+        kind = type(item)  # JSON values are exact dicts, lists and scalars: no subclass checks needed
+        if kind is dict:
             found.extend(item)
             pending.extend(item.values())
-        elif isinstance(item, list | tuple):
+        elif kind is list or kind is tuple:
             pending.extend(item)
         elif item is not None:
             found.append(item)
