@@ -72,6 +72,7 @@ class Environment:
         self._check_messages = layout.check_messages
         self._clock = layout.clock
         self._layouts = layout.tables
+        self._log_width = max(len(table.names) for table in layout.tables.values())
         self._digest_sums = dict(database.digest_sums)
         # The image of every row touched this episode as it was when the episode began (None: absent).
         self._baseline: dict[RowKey, state.Row | None] = {}
@@ -188,16 +189,21 @@ class Environment:
         entries = sorted(self._engine_sql(f"DELETE FROM {CHANGE_LOG} RETURNING *"))
         if not entries:
             return
-        before: dict[RowKey, state.Row | None] = {}
+        width = self._log_width
+        before: dict[RowKey, state.Row | None] = {}  # each touched row's image before the call
+        after: dict[RowKey, state.Row | None] = {}  # and after it (the last entry that touched it wins)
         for _seq, table, old_rowid, new_rowid, *values in entries:
-            if old_rowid is not None and (table, old_rowid) not in before:
-                layout = self._layouts[table]
-                before[(table, old_rowid)] = state.canonical_row(values[: len(layout.names)], layout.json_columns)
-            if new_rowid is not None and (table, new_rowid) not in before:
-                before[(table, new_rowid)] = None
+            layout = self._layouts[table]
+            if old_rowid is not None:
+                if (table, old_rowid) not in before:
+                    before[(table, old_rowid)] = state.canonical_row(values[: len(layout.names)], layout.json_columns)
+                after[(table, old_rowid)] = None  # deleted, or moved to another rowid
+            if new_rowid is not None:
+                before.setdefault((table, new_rowid), None)
+                after[(table, new_rowid)] = state.canonical_row(values[width : width + len(layout.names)], layout.json_columns)
         for key, old_image in before.items():
             table = key[0]
-            new_image = self._current_row(key)
+            new_image = after[key]
             delta = (state.row_digest(table, new_image) if new_image is not None else 0) - (
                 state.row_digest(table, old_image) if old_image is not None else 0
             )

@@ -86,6 +86,7 @@ def metadata_for(spec: DomainSpec) -> sa.MetaData:
         _table(metadata, table)
     width = max(len(table.columns) for table in spec.tables)
     # BLOB columns have no type affinity in SQLite: each logged value keeps its storage class.
+    # v0.. hold a row's values before the statement, n0.. after it.
     sa.Table(
         CHANGE_LOG,
         metadata,
@@ -94,6 +95,7 @@ def metadata_for(spec: DomainSpec) -> sa.MetaData:
         sa.Column("old_rowid", sa.Integer),
         sa.Column("new_rowid", sa.Integer),
         *(sa.Column(f"v{i}", sa.LargeBinary) for i in range(width)),
+        *(sa.Column(f"n{i}", sa.LargeBinary) for i in range(width)),
     )
     sa.Table(
         META_TABLE,
@@ -105,27 +107,31 @@ def metadata_for(spec: DomainSpec) -> sa.MetaData:
 
 
 def change_log_triggers(spec: DomainSpec) -> Iterator[str]:
-    """Triggers that record every row a statement inserts, updates or deletes, with its old values.
+    """Triggers that record every row a statement inserts, updates or deletes, with its values before
+    and after.
 
     They let the Environment keep the state hash and diff up to date from the rows a call touched,
-    never from a scan of the database.
+    never from a scan of the database (nor a re-read of the rows).
     """
     for table in spec.tables:
         names = [column.name for column in table.columns]
-        value_columns = ", ".join(f"v{i}" for i in range(len(names)))
+        old_columns = ", ".join(f"v{i}" for i in range(len(names)))
+        new_columns = ", ".join(f"n{i}" for i in range(len(names)))
         old_values = ", ".join(f"OLD.{name}" for name in names)
+        new_values = ", ".join(f"NEW.{name}" for name in names)
         log = f"INSERT INTO {CHANGE_LOG} (tbl, old_rowid, new_rowid"
         yield (
             f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_insert AFTER INSERT ON {table.name} "
-            f"BEGIN {log}) VALUES ('{table.name}', NULL, NEW.rowid); END"
+            f"BEGIN {log}, {new_columns}) VALUES ('{table.name}', NULL, NEW.rowid, {new_values}); END"
         )
         yield (
             f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_update AFTER UPDATE ON {table.name} "
-            f"BEGIN {log}, {value_columns}) VALUES ('{table.name}', OLD.rowid, NEW.rowid, {old_values}); END"
+            f"BEGIN {log}, {old_columns}, {new_columns}) "
+            f"VALUES ('{table.name}', OLD.rowid, NEW.rowid, {old_values}, {new_values}); END"
         )
         yield (
             f"CREATE TRIGGER {TRIGGER_PREFIX}{table.name}_delete AFTER DELETE ON {table.name} "
-            f"BEGIN {log}, {value_columns}) VALUES ('{table.name}', OLD.rowid, NULL, {old_values}); END"
+            f"BEGIN {log}, {old_columns}) VALUES ('{table.name}', OLD.rowid, NULL, {old_values}); END"
         )
 
 
