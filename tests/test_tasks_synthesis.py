@@ -70,6 +70,7 @@ def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
         "goals:\n"
         "  - {tool: list_accounts, candidates: SELECT 1, ask: x}\n"
         "  - {tool: freeze_card, candidates: SELECT 1, ask: 'freeze {card}'}\n"
+        "  - {tool: freeze_card, candidates: 'SELECT card_id FROM cards WHERE owner = :caller_id', ask: x}\n"
     )
     with pytest.raises(SpecError) as raised:
         load_grammar(path, load_domain("bank"))
@@ -78,6 +79,7 @@ def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
         ("mentions.wallets", "unknown table 'wallets'"),
         ("goals[0].tool", "'list_accounts' is not a write tool of domain 'bank'"),
         ("goals[1].ask", "{card} is not a parameter of freeze_card nor a context column"),
+        ("goals[2].candidates", "does not compile against the schema: no such column: owner"),
     }
     assert all(issue.file == path for issue in raised.value.issues)
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from toolscale.atomic import write_atomically
+from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import load_domain
 from toolscale.tau2.replay import Replayer, ReplayInputError
 from toolscale.tau2.tasks import (
@@ -35,7 +37,11 @@ def import_command(
     except TaskFileError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    spec = load_domain(domain)
+    try:
+        spec = load_domain(domain)
+    except SpecError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
     problems = [problem for task in upstream for problem in action_problems(task, spec)]
     for problem in problems:
         typer.echo(f"{tasks}: {problem}", err=True)
@@ -56,8 +62,7 @@ def export_command(
     except TaskFileError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(tau2_tasks_json(tasks), encoding="utf-8")
+    write_atomically(out, tau2_tasks_json(tasks))
     typer.echo(f"{out}: {len(tasks)} task(s)")
 
 
@@ -86,8 +91,7 @@ def replay_command(
     except (ReplayInputError, OSError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results), encoding="utf-8")
+    write_atomically(out, "".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results))
     failed = sum(not call["ok"] for result in results for call in result["actions"])
     changed = sum(any(result["final_db_diff"].values()) for result in results)
     typer.echo(f"{out}: {len(results)} item(s), {failed} failed call(s), {changed} with a changed database")

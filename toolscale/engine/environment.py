@@ -72,7 +72,7 @@ class Environment:
         self._check_messages = layout.check_messages
         self._clock = layout.clock
         self._layouts = layout.tables
-        self._log_width = max(len(table.names) for table in layout.tables.values())
+        self._log_width = layout.log_width
         self._digest_sums = dict(database.digest_sums)
         # The image of every row touched this episode as it was when the episode began (None: absent).
         self._baseline: dict[RowKey, state.Row | None] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolscale.engine.schema import json_columns
+from toolscale.engine.schema import change_log_width, json_columns
 from toolscale.engine.tools import DECODERS, ValueDecoder
 from toolscale.spec.models import DomainSpec
 
@@ -23,6 +23,7 @@ class DomainLayout:
     tables: dict[str, TableLayout]
     check_messages: dict[str, str]  # CHECK constraint name -> what the agent is told when a write breaks it
     clock: dict[str, str]  # the :now and :today parameters
+    log_width: int  # where a change-log row's after-image starts (see schema.change_log_triggers)
 
 
 def domain_layout(spec: DomainSpec) -> DomainLayout:
@@ -40,4 +41,5 @@ def domain_layout(spec: DomainSpec) -> DomainLayout:
         tables=tables,
         check_messages={check.name: check.message for table in spec.tables for check in table.checks},
         clock={"now": spec.clock.isoformat(), "today": spec.clock.date().isoformat()},
+        log_width=change_log_width(spec),
     )

@@ -84,7 +84,7 @@ def metadata_for(spec: DomainSpec) -> sa.MetaData:
     metadata = sa.MetaData()
     for table in spec.tables:
         _table(metadata, table)
-    width = max(len(table.columns) for table in spec.tables)
+    width = change_log_width(spec)
     # BLOB columns have no type affinity in SQLite: each logged value keeps its storage class.
     # v0.. hold a row's values before the statement, n0.. after it.
     sa.Table(
@@ -104,6 +104,11 @@ def metadata_for(spec: DomainSpec) -> sa.MetaData:
         sa.Column("value", sa.Text, nullable=False),
     )
     return metadata
+
+
+def change_log_width(spec: DomainSpec) -> int:
+    """Values the change log holds per image (before, after): the widest table's column count."""
+    return max(len(table.columns) for table in spec.tables)
 
 
 def change_log_triggers(spec: DomainSpec) -> Iterator[str]:

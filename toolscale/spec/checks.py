@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,13 @@ class _Compiler:
         self._engine.dispose()
 
 
+def _bare_compiler(spec: DomainSpec) -> _Compiler:
+    """A compiler over the spec's tables without their checks and indexes: those are compiled one by
+    one, so one broken expression does not hide every other problem."""
+    bare_tables = [table.model_copy(update={"checks": [], "indexes": []}) for table in spec.tables]
+    return _Compiler(spec.model_copy(update={"tables": bare_tables}))
+
+
 def check_spec(spec: DomainSpec) -> list[Problem]:
     """Every semantic problem of a shape-valid spec, each with its location inside the spec."""
     problems = list(_check_names(spec))
@@ -130,11 +137,7 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
     if problems:
         # Statements cannot be compiled against a schema that is itself broken.
         return problems
-    # Table checks are compiled one by one first; the schema tools compile against leaves them out,
-    # so one broken check expression does not hide every other problem.
-    compiler = _Compiler(
-        spec.model_copy(update={"tables": [table.model_copy(update={"checks": [], "indexes": []}) for table in spec.tables]})
-    )
+    compiler = _bare_compiler(spec)
     try:
         for index, table in enumerate(spec.tables):
             problems += _check_table_checks(compiler, table, ("tables", index))
@@ -381,3 +384,17 @@ def _statement_problems(
     for name in compiled.parameters:
         if name not in allowed:
             yield location, f"uses parameter :{name}, which is not declared for this statement"
+
+
+def query_problems(spec: DomainSpec, queries: Sequence[tuple[Location, str]], parameters: set[str]) -> list[Problem]:
+    """Problems of read-only queries written against a spec elsewhere (e.g. a task grammar's candidate
+    queries): each must compile, only read the domain's tables and use only `parameters`."""
+    compiler = _bare_compiler(spec)
+    try:
+        return [
+            problem
+            for location, sql in queries
+            for problem in _statement_problems(compiler.compile(sql), location, "query", parameters, compiler.tables)
+        ]
+    finally:
+        compiler.close()

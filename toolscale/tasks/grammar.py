@@ -15,6 +15,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolscale.spec.checks import CLOCK_PARAMETERS, query_problems
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
 
@@ -79,7 +80,8 @@ class TaskGrammar(_Strict):
     goals: list[Goal] = Field(min_length=1)
 
 
-def _fields(template: str) -> list[str]:
+def template_fields(template: str) -> list[str]:
+    """The {names} a template fills in."""
     return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
@@ -91,7 +93,7 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
         if table is None:
             problems.append((("mentions", table_name), f"unknown table {table_name!r}"))
             continue
-        for name in _fields(template):
+        for name in template_fields(template):
             if table.column(name) is None:
                 problems.append((("mentions", table_name), f"table {table_name!r} has no column {name!r}"))
     caller = spec.table(spec.caller.table)
@@ -126,13 +128,13 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
             for name in lookup.bind:
                 if name not in parameters:
                     problems.append(((*location, "bind", name), f"{goal.tool} has no parameter {name!r}"))
-                if name in _fields(goal.ask) or name in goal.values:
+                if name in template_fields(goal.ask) or name in goal.values:
                     problems.append(((*location, "bind", name), f"{name!r} is looked up, so the caller cannot say it"))
-        for name in _fields(goal.ask):
+        for name in template_fields(goal.ask):
             if name not in words:
                 problems.append(((*where, "ask"), f"{{{name}}} is not a parameter of {goal.tool} nor a context column"))
         for key, phrase in goal.tell.items():
-            for name in _fields(phrase):
+            for name in template_fields(phrase):
                 if name not in words:
                     problems.append(((*where, "tell", key), f"{{{name}}} is not a parameter of {goal.tool} nor a context column"))
     return problems
@@ -151,6 +153,8 @@ def load_grammar(path: Path, spec: DomainSpec) -> TaskGrammar:
     except pydantic.ValidationError as error:
         raise SpecError([SpecIssue(path, format_location(detail["loc"]), detail["msg"]) for detail in error.errors()]) from error
     problems = grammar_problems(grammar, spec)
+    candidates = [(("goals", index, "candidates"), goal.candidates) for index, goal in enumerate(grammar.goals)]
+    problems += query_problems(spec, candidates, {CALLER_PARAMETER, *CLOCK_PARAMETERS})
     if problems:
         raise SpecError([SpecIssue(path, format_location(location), reason) for location, reason in problems])
     return grammar

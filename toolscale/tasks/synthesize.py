@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import random
-import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
-from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar
+from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar, template_fields
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
 from toolscale.tasks.verify import Action, Candidate, Observed, leaves
 
@@ -133,9 +132,10 @@ class Synthesizer:
             ]
         tools = database.tools
         self._identify = [tool for tool in tools.values() if not tool.writes and self._identifies_caller(tool)]
-        self._reads = [tool for tool in tools.values() if not tool.writes and tool not in self._identify]
         # Reads that list a caller's rows from the caller's id alone: the ones that reveal ids.
-        self._listing_reads = [tool for tool in self._reads if list(tool.spec.parameters.required) == [self._caller_key]]
+        self._listing_reads = [
+            tool for tool in tools.values() if not tool.writes and list(tool.spec.parameters.required) == [self._caller_key]
+        ]
         self._result_keys = self._output_keys(self._listing_reads)
         templates = SandboxedEnvironment(
             loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
@@ -321,7 +321,7 @@ class Synthesizer:
         The caller says the drawn free values and what the ask renders as is; a row the ask names by
         its mention ("my card ending 1111") and every other argument must be discovered.
         """
-        said_as_is = set(string_fields(goal.ask)) - mentioned
+        said_as_is = set(template_fields(goal.ask)) - mentioned
         looked_up = {name for lookup in goal.lookups for name in lookup.bind}
         known = set(goal.values) | said_as_is | looked_up | set(goal.context) | {self._caller_key}
         return [(name, value) for name, value in arguments.items() if name not in known and not episode.seen(value)]
@@ -332,13 +332,17 @@ class Synthesizer:
         Tools whose results have a column named like the parameter (`account_id` for
         `from_account_id`) are tried first; the order depends only on the spec, so it is deterministic.
         """
-        for tool in sorted(self._listing_reads, key=lambda tool: not _names_match(parameter, self._result_keys[tool.name])):
+        for tool in self._listing_reads_for(parameter):
             before = len(episode.actions)
             output = episode.call(tool.name, {self._caller_key: episode.caller_id})
             if output is not None and value in episode.revealed[-1]:
                 return True
             episode.undo_since(before)
         return False
+
+    @functools.cache  # noqa: B019 - one Synthesizer per run; the cache lives as long as it does
+    def _listing_reads_for(self, parameter: str) -> tuple[CompiledTool, ...]:
+        return tuple(sorted(self._listing_reads, key=lambda tool: not _names_match(parameter, self._result_keys[tool.name])))
 
     # -- words -----------------------------------------------------------------------------------
 
@@ -412,11 +416,7 @@ def _names_match(parameter: str, keys: frozenset[str]) -> bool:
 @functools.cache
 def _named_values(ask: str, tells: tuple[str, ...]) -> tuple[str, ...]:
     """The {fields} an ask and its tell phrases name, in order, once each."""
-    return tuple(dict.fromkeys([*string_fields(ask), *(name for phrase in tells for name in string_fields(phrase))]))
-
-
-def string_fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return tuple(dict.fromkeys([*template_fields(ask), *(name for phrase in tells for name in template_fields(phrase))]))
 
 
 def _spoken(value: Any) -> str:

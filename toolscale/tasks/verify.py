@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from toolscale.engine.database import DomainDatabase
-from toolscale.engine.environment import Environment, StateDiff
+from toolscale.engine.environment import Environment, FailureReason, StateDiff
 
 CheckName = Literal[
     "invalid_action",  # unknown tool or arguments failing its JSON Schema
@@ -74,6 +74,7 @@ class TraceStep:
     output: Any
     error: str | None
     state_hash: str
+    failure: FailureReason | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,13 @@ class Verifier:
         for action in actions:
             observation = env.call(action.name, dict(action.arguments))
             yield TraceStep(
-                action.name, action.arguments, observation.ok, observation.output, observation.error, env.state_hash()
+                action.name,
+                action.arguments,
+                observation.ok,
+                observation.output,
+                observation.error,
+                env.state_hash(),
+                observation.reason,
             )
 
     def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str) -> Iterator[Reason]:
@@ -216,8 +223,7 @@ class Verifier:
         for index, step in enumerate(trace):
             if not step.ok:
                 failed = True
-                tool = self.database.tools.get(step.name)
-                invalid = tool is None or tool.argument_error(dict(step.arguments)) is not None
+                invalid = step.failure in ("unknown_tool", "invalid_arguments")
                 yield Reason("invalid_action" if invalid else "action_failed", step.error or "", index)
         if failed:
             return

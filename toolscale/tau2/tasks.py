@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from toolscale.atomic import write_atomically
 from toolscale.engine.tools import compile_tools
 from toolscale.spec.models import DomainSpec
 
@@ -155,9 +156,8 @@ def import_tasks(tasks: Sequence[Tau2Task], domain: str) -> list[TaskRecord]:
 
 
 def write_task_records(records: Iterable[TaskRecord], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(record.model_dump(mode="json", exclude_unset=True), ensure_ascii=False) for record in records]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_atomically(path, "".join(line + "\n" for line in lines))
 
 
 def tau2_tasks_json(records: Iterable[TaskRecord]) -> str:
