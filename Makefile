@@ -16,7 +16,7 @@ export RAY_AUTH_MODE ?= disabled
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 # τ²-bench's retail tasks (MIT), beside the repository as shared/ in this project's checkouts.
