@@ -31,5 +31,5 @@ def load_tasks(
     if len(parts) == 1:
         return parts[0]
     if streaming:
-        return datasets.interleave_datasets(parts)  # type: ignore[arg-type]
-    return datasets.concatenate_datasets(parts)  # type: ignore[arg-type]
+        return datasets.interleave_datasets(parts)
+    return datasets.concatenate_datasets(parts)
