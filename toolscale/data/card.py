@@ -1,0 +1,91 @@
+"""The dataset card (`README.md`): YAML `configs` that `datasets` and the Hub's viewer read, and a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import yaml
+
+from toolscale.data.load import ALL_DOMAINS, REJECTED
+
+
+def card_configs(counts: Mapping[str, Mapping[str, int]], rejected: int) -> list[dict[str, object]]:
+    """One config per domain, `all` (the default) over every domain, and `rejected` for reviewers.
+
+    A split without tasks is left out: a config must not name files that do not exist.
+    """
+
+    def files(domain: str, splits: Sequence[str]) -> list[dict[str, str]]:
+        return [{"split": split, "path": f"data/{domain}/{split}-*.parquet"} for split in splits]
+
+    every_split = [split for split in _split_order(counts) if any(domain.get(split, 0) for domain in counts.values())]
+    configs: list[dict[str, object]] = [{"config_name": ALL_DOMAINS, "default": True, "data_files": files("*", every_split)}]
+    configs += [
+        {"config_name": domain, "data_files": files(domain, [split for split in every_split if counts[domain].get(split, 0)])}
+        for domain in sorted(counts)
+    ]
+    if rejected:
+        configs.append({"config_name": REJECTED, "data_files": [{"split": "train", "path": "rejected/*.parquet"}]})
+    return configs
+
+
+def _split_order(counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    return list(dict.fromkeys(split for domain in counts.values() for split in domain))
+
+
+def dataset_card(
+    run_name: str,
+    counts: Mapping[str, Mapping[str, int]],
+    rejected: Mapping[str, int],
+    funnels: Mapping[str, Mapping[str, int]],
+    stages: Sequence[str],
+) -> str:
+    """`counts`: kept tasks per domain and split; `rejected`: rejected candidates per domain; `funnels`: candidates
+    per domain at each of the `stages`."""
+    domains = sorted(counts)
+    splits = _split_order(counts)
+    header = {
+        "pretty_name": f"ToolScale: {run_name}",
+        "language": ["en"],
+        "tags": ["tool-use", "agents", "synthetic", "tau2-bench"],
+        "configs": card_configs(counts, sum(rejected.values())),
+    }
+    lines = [
+        "---",
+        yaml.safe_dump(header, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# ToolScale: {run_name}",
+        "",
+        "Verified tool-use tasks for training tool orchestrators. Each row is a τ²-bench task "
+        "(user scenario, gold actions, communicate_info) extended with its domain database "
+        "(size, seed, state hash), the expected final-state hash and diff, a preference vector over "
+        "accuracy, cost, latency and expert aliases, per-task expert pricing, a difficulty label, "
+        "provenance and the verifier's verdict. Tool arguments, outputs and diffs are JSON text.",
+        "",
+        "```python",
+        "import datasets",
+        'tasks = datasets.load_dataset("<this repo or folder>", "bank", split="train")  # or "all", "rejected"',
+        "```",
+        "",
+        "## Tasks per domain and split",
+        "",
+        "| domain | " + " | ".join(splits) + " | rejected |",
+        "|---|" + "---:|" * (len(splits) + 1),
+    ]
+    lines += [_row(d, [counts[d].get(split, 0) for split in splits] + [rejected.get(d, 0)]) for d in domains]
+    lines += [
+        "",
+        "## Verification funnel",
+        "",
+        "Candidates per domain: generated, then how many each check rejected first, then kept.",
+        "",
+        "| domain | " + " | ".join(stages) + " |",
+        "|---|" + "---:|" * len(stages),
+    ]
+    lines += [_row(d, [funnels[d][stage] for stage in stages]) for d in sorted(funnels)]
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, numbers: Sequence[int]) -> str:
+    return f"| {name} | " + " | ".join(f"{number:,}" for number in numbers) + " |"

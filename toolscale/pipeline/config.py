@@ -1,0 +1,102 @@
+"""Run configs (`pipelines/*.yaml`): what a pipeline run builds, validated before anything is written."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from toolscale.spec.errors import format_location
+from toolscale.spec.loader import domain_names
+from toolscale.tasks.preference import SynthesisConfig
+
+SPLITS = ("train", "validation", "test")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DomainRun(_Strict):
+    """One domain of a run; size and tasks fall back to the run's defaults."""
+
+    name: str = Field(description="A folder of domains/.")
+    size: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Rows of the caller table (default: the spec's).")
+    tasks: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Verified tasks to keep.")
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        known = domain_names()
+        if name not in known:
+            raise ValueError(f"unknown domain {name!r}; known: {', '.join(known)}")
+        return name
+
+
+class RunConfig(_Strict):
+    name: str = Field(description="The run's name, shown in the dataset card.")
+    output_dir: Path = Field(default=Path("output"), description="Where shards, card, stats and the manifest go.")
+    seed: int = Field(default=0, description="Seeds database population and task synthesis.")
+    domains: list[DomainRun] = Field(min_length=1, description="Domain names or {name, size, tasks} entries.")
+    tasks: Annotated[int, Field(ge=1)] = Field(default=1000, description="Verified tasks per domain unless a domain says.")
+    max_candidates_factor: Annotated[float, Field(ge=1)] = Field(
+        default=3.0, description="A domain fails when tasks x this many candidates did not give enough tasks."
+    )
+    synthesis: SynthesisConfig = Field(default=SynthesisConfig(), description="Writes mix, conditionals, pricing, preference.")
+    backend: Literal["template"] = Field(default="template", description="How scenarios are written; 'template' is offline.")
+    unit_candidates: Annotated[int, Field(ge=1)] = Field(
+        default=250, description="Candidates one Ray task synthesizes and verifies: the unit of work and of resuming."
+    )
+    shard_size: Annotated[int, Field(ge=1)] = Field(default=5000, description="Rows per Parquet shard.")
+    splits: dict[Literal["train", "validation", "test"], Annotated[float, Field(ge=0)]] = Field(
+        default={"train": 0.9, "validation": 0.05, "test": 0.05},
+        description="Share of tasks per split, assigned by a hash of the task id (stable when a run grows).",
+    )
+
+    @pydantic.field_validator("domains", mode="before")
+    @classmethod
+    def _names_allowed(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        names = [domain.name for domain in self.domains]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"domains: listed more than once: {', '.join(repeated)}")
+        if not self.splits or abs(sum(self.splits.values()) - 1) > 1e-9:
+            raise ValueError(f"splits: shares must sum to 1, they sum to {sum(self.splits.values()):g}")
+        return self
+
+    def tasks_for(self, domain: DomainRun) -> int:
+        return domain.tasks if domain.tasks is not None else self.tasks
+
+
+class ConfigError(ValueError):
+    """A run config that cannot be used; the message names the file, the key and the reason."""
+
+
+def load_run_config(path: Path) -> RunConfig:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    try:
+        return RunConfig.model_validate(data)
+    except pydantic.ValidationError as error:
+        reasons = [f"{path}: {format_location(detail['loc'])}: {detail['msg']}" for detail in error.errors()]
+        raise ConfigError("\n".join(reasons)) from error
+
+
+def fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

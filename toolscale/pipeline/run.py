@@ -1,0 +1,272 @@
+"""A pipeline run: databases, then synthesis units, then each domain's export, resumable at every unit.
+
+Layout of the output directory:
+  data/<domain>/<split>-0000i-of-0000n.parquet   kept tasks (the dataset)
+  rejected/<domain>-0000i-of-0000n.parquet       rejected candidates with reasons and traces
+  stats/<domain>.json, stats.json, README.md     run stats and the dataset card
+  databases/<domain>.sqlite                      the populated databases tasks run on
+  work/<domain>/unit-0000k.parquet, manifest.json  finished units, for resuming
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from toolscale.atomic import write_atomically
+from toolscale.data.card import dataset_card
+from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
+from toolscale.pipeline.executor import RayExecutor
+from toolscale.pipeline.manifest import (
+    MANIFEST_FILE,
+    DomainExportEntry,
+    DomainState,
+    Manifest,
+    load_manifest,
+    save_manifest,
+    sha256_file,
+)
+from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_stage
+from toolscale.populate.stage import default_size
+from toolscale.spec.loader import load_domain
+from toolscale.tasks.run import FUNNEL_STAGES
+
+EXPECTED_KEPT_SHARE = 0.85  # plans units for this share of candidates kept; more units follow if short
+
+
+class PipelineError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunSummary:
+    tasks: dict[str, int] = field(default_factory=dict)  # kept tasks per domain exported by this or an earlier run
+    units_run: int = 0
+    databases_built: int = 0
+    domains_exported: int = 0
+    seconds: float = 0.0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def did_work(self) -> bool:
+        return bool(self.units_run or self.databases_built or self.domains_exported)
+
+
+@dataclass(frozen=True)
+class _Domain:
+    name: str
+    size: int
+    tasks: int
+    fingerprint: str
+    export_fingerprint: str
+    max_units: int
+
+
+class _Run:
+    def __init__(self, config: RunConfig, executor: RayExecutor) -> None:
+        self.config, self.executor = config, executor
+        self.out = config.output_dir
+        self.manifest_path = self.out / MANIFEST_FILE
+        self.summary = RunSummary()
+
+    def database_path(self, domain: str) -> Path:
+        return self.out / "databases" / f"{domain}.sqlite"
+
+    def unit_path(self, domain: str, unit: int) -> Path:
+        return self.out / "work" / domain / f"unit-{unit:05d}.parquet"
+
+    def plan(self, run: DomainRun) -> _Domain:
+        config = self.config
+        size = run.size if run.size is not None else default_size(load_domain(run.name))
+        tasks = config.tasks_for(run)
+        units_fingerprint = fingerprint(
+            run.name,
+            str(size),
+            str(config.seed),
+            synthesis_inputs_digest(run.name),
+            config.synthesis.model_dump_json(),
+            config.backend,
+            str(config.unit_candidates),
+            version("toolscale"),
+        )
+        export_fingerprint = fingerprint(units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits))
+        max_units = math.ceil(tasks * config.max_candidates_factor / config.unit_candidates)
+        return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units)
+
+    # --- the stages -------------------------------------------------------------------------------
+
+    def execute(self, domains: Sequence[_Domain]) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        for leftover in self.out.rglob(".*.tmp"):  # an interrupted atomic write
+            leftover.unlink()
+        manifest = load_manifest(self.manifest_path)
+        for domain in domains:
+            state = manifest.domains.get(domain.name)
+            if state is None or state.fingerprint != domain.fingerprint:
+                shutil.rmtree(self.out / "work" / domain.name, ignore_errors=True)
+                units = math.ceil(domain.tasks / EXPECTED_KEPT_SHARE / self.config.unit_candidates)
+                planned = min(units, domain.max_units)
+                manifest.domains[domain.name] = DomainState(fingerprint=domain.fingerprint, planned_units=planned)
+        todo = [domain for domain in domains if not self._exported(manifest.domains[domain.name], domain)]
+        self._populate(manifest, todo)
+        while todo:
+            self._synthesize(manifest, todo)
+            todo = self._export(manifest, todo)
+        self._write_summary_files(manifest)
+
+    def _populate(self, manifest: Manifest, domains: Sequence[_Domain]) -> None:
+        needed = [
+            d
+            for d in domains
+            if manifest.domains[d.name].database is None
+            or manifest.domains[d.name].database != sha256_file(self.database_path(d.name))
+        ]
+        calls = [(d.name, d.size, self.config.seed) for d in needed]
+        for position, image in self.executor.map(populate_stage, calls, description="populate", names=[d.name for d in needed]):
+            domain = needed[position]
+            write_atomically(self.database_path(domain.name), image)
+            manifest.domains[domain.name].database = sha256_file(self.database_path(domain.name))
+            save_manifest(self.manifest_path, manifest)
+            self.summary.databases_built += 1
+
+    def _synthesize(self, manifest: Manifest, domains: Sequence[_Domain]) -> None:
+        units = [
+            (domain, unit)
+            for domain in domains
+            for unit in range(manifest.domains[domain.name].planned_units)
+            if manifest.domains[domain.name].units.get(unit) is None
+            or manifest.domains[domain.name].units[unit] != sha256_file(self.unit_path(domain.name, unit))
+        ]
+        size = self.config.unit_candidates
+        calls = [
+            (
+                domain.name,
+                str(self.database_path(domain.name).resolve()),
+                manifest.domains[domain.name].database,
+                self.config.synthesis,
+                self.config.seed,
+                unit * size,
+                size,
+            )
+            for domain, unit in units
+        ]
+        names = [f"{domain.name} unit {unit}" for domain, unit in units]
+        for position, data in self.executor.map(synthesize_stage, calls, description="synthesize", names=names):
+            domain, unit = units[position]
+            path = self.unit_path(domain.name, unit)
+            write_atomically(path, data)
+            manifest.domains[domain.name].units[unit] = sha256_file(path) or ""
+            save_manifest(self.manifest_path, manifest)
+            self.summary.units_run += 1
+
+    def _export(self, manifest: Manifest, domains: Sequence[_Domain]) -> list[_Domain]:
+        """Exports every domain with enough tasks; returns those that need more units."""
+        calls = [
+            (
+                domain.name,
+                str(self.database_path(domain.name).resolve()),
+                manifest.domains[domain.name].database,
+                [str(self.unit_path(domain.name, unit).resolve()) for unit in range(manifest.domains[domain.name].planned_units)],
+                domain.tasks,
+                dict(self.config.splits),
+                self.config.shard_size,
+            )
+            for domain in domains
+        ]
+        short = []
+        results: dict[int, DomainExport] = dict(
+            self.executor.map(export_stage, calls, description="export", names=[d.name for d in domains])
+        )
+        for position, domain in enumerate(domains):
+            result, state = results[position], manifest.domains[domain.name]
+            if result.missing:
+                if state.planned_units >= domain.max_units:
+                    self.summary.failed[domain.name] = (
+                        f"only {domain.tasks - result.missing:,} of {domain.tasks:,} tasks verified within "
+                        f"{state.planned_units * self.config.unit_candidates:,} candidates (max_candidates_factor)"
+                    )
+                    continue
+                per_unit = EXPECTED_KEPT_SHARE * self.config.unit_candidates
+                state.planned_units = min(domain.max_units, state.planned_units + math.ceil(result.missing / per_unit))
+                short.append(domain)
+                continue
+            self._write_export(domain, state, result)
+        save_manifest(self.manifest_path, manifest)
+        return short
+
+    def _write_export(self, domain: _Domain, state: DomainState, result: DomainExport) -> None:
+        stats_file = f"stats/{domain.name}.json"
+        files = result.files | {stats_file: (json.dumps(result.stats, indent=2, sort_keys=True) + "\n").encode("utf-8")}
+        shards = [*(self.out / "data" / domain.name).glob("*.parquet"), *(self.out / "rejected").glob(f"{domain.name}-*.parquet")]
+        for stale in shards:
+            if str(stale.relative_to(self.out)) not in files:
+                stale.unlink()
+        for relative, data in files.items():
+            write_atomically(self.out / relative, data)
+        state.export = DomainExportEntry(
+            fingerprint=domain.export_fingerprint,
+            files={relative: sha256_file(self.out / relative) or "" for relative in sorted(files)},
+            counts=result.counts,
+            rejected=result.stats["funnel"]["generated"] - result.stats["funnel"]["kept"] - result.stats["funnel"]["no_goal"],
+            stats=result.stats,
+        )
+        self.summary.domains_exported += 1
+
+    def _exported(self, state: DomainState, domain: _Domain) -> bool:
+        export = state.export
+        return (
+            export is not None
+            and export.fingerprint == domain.export_fingerprint
+            and all(sha256_file(self.out / relative) == digest for relative, digest in export.files.items())
+        )
+
+    def _write_summary_files(self, manifest: Manifest) -> None:
+        """The card and stats.json over every domain exported into this directory (by this run or earlier ones)."""
+        exports = {name: state.export for name, state in sorted(manifest.domains.items()) if state.export is not None}
+        self.summary.tasks = {name: sum(export.counts.values()) for name, export in exports.items()}
+        card = dataset_card(
+            self.config.name,
+            counts={name: export.counts for name, export in exports.items()},
+            rejected={name: export.rejected for name, export in exports.items()},
+            funnels={name: export.stats["funnel"] for name, export in exports.items()},
+            stages=FUNNEL_STAGES,
+        )
+        stats = {
+            "run": self.config.name,
+            "seed": self.config.seed,
+            "tasks": sum(self.summary.tasks.values()),
+            "domains": {
+                name: {"tasks": export.counts, "rejected": export.rejected, **export.stats} for name, export in exports.items()
+            },
+        }
+        for name, text in (("README.md", card), ("stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")):
+            path = self.out / name
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                write_atomically(path, text)
+
+
+def run_pipeline(
+    config: RunConfig,
+    *,
+    only: Sequence[str] | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Runs (or resumes, or confirms finished) the config's domains, or only those named in `only`."""
+    unknown = sorted(set(only or ()) - {domain.name for domain in config.domains})
+    if unknown:
+        raise PipelineError(f"not in the run config's domains: {', '.join(unknown)}")
+    start = time.perf_counter()
+    with RayExecutor(address, workers, progress=progress) as executor:
+        run = _Run(config, executor)
+        domains = [run.plan(domain) for domain in config.domains if only is None or domain.name in only]
+        run.execute(domains)
+    run.summary.seconds = time.perf_counter() - start
+    return run.summary
