@@ -6,12 +6,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 DOMAIN ?= bank
 SIZE ?=
 SEED ?= 0
-# ToolScale's ten domains, populated by `make populate-all`.
-DOMAINS ?= bank basketball ecommerce medicine movie railway restaurant school travel weather
+PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run test bench lint typecheck schema clean populate populate-all synth synth-all
+.PHONY: run domain push tau2 test bench lint schema clean populate synth
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,14 +21,19 @@ $(STAMP): pyproject.toml constraints.txt
 # τ²-bench's retail tasks (MIT), beside the repository as shared/ in this project's checkouts.
 TAU2_TASKS ?= ../shared/reference/tau2-retail/tasks.json
 
-run: $(STAMP) ## the main job; until the pipeline lands: every stage that exists, into output/
-	$(BIN)/toolscale spec validate domains/*/domain.yaml
-	$(MAKE) --no-print-directory populate-all synth-all
-	$(BIN)/toolscale examples bank
-	@if [ -f $(TAU2_TASKS) ]; then \
-		$(BIN)/toolscale tau2 import $(TAU2_TASKS) --out output/tau2/retail-tasks.jsonl && \
-		$(BIN)/toolscale tau2 replay --calls output/tau2/retail-tasks.jsonl --out output/tau2/retail-replay.jsonl; \
-	else echo "skipping the tau2 retail replay: $(TAU2_TASKS) not found"; fi
+run: $(STAMP) ## the main job: the default pipeline, all ten domains -> output/ (shards, card, stats)
+	$(BIN)/toolscale run $(PIPELINE)
+
+domain: $(STAMP) ## one domain of the default pipeline into output/: make domain DOMAIN=bank
+	$(BIN)/toolscale run $(PIPELINE) --domain $(DOMAIN)
+
+push: $(STAMP) ## upload output/ to the Hub: make push REPO=org/name (token from HF_TOKEN)
+	@test -n "$(REPO)" || { echo "usage: make push REPO=org/name"; exit 2; }
+	$(BIN)/toolscale push output --repo $(REPO)
+
+tau2: $(STAMP) ## τ²-bench's retail tasks imported and replayed on our port of the domain, into output/tau2/
+	$(BIN)/toolscale tau2 import $(TAU2_TASKS) --out output/tau2/retail-tasks.jsonl
+	$(BIN)/toolscale tau2 replay --calls output/tau2/retail-tasks.jsonl --out output/tau2/retail-replay.jsonl
 
 test: $(STAMP) ## the whole test suite
 	$(BIN)/pytest -q
@@ -43,28 +47,16 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
 bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite
-
-populate-all: $(STAMP) ## every domain's database at its default size, under output/databases/
-	for domain in $(DOMAINS); do \
-		$(BIN)/toolscale populate --domain $$domain --seed $(SEED) --no-progress --out output/databases/$$domain.sqlite || exit 1; \
-	done
 
 COUNT ?= 1000
 
 synth: $(STAMP) ## verified tasks of one domain: make synth DOMAIN=bank [COUNT=1000] [SEED=0]
 	$(BIN)/toolscale synth --domain $(DOMAIN) --db output/databases/$(DOMAIN).sqlite --count $(COUNT) --seed $(SEED) \
 		--out output/tasks/$(DOMAIN)
-
-synth-all: $(STAMP) ## verified tasks of every domain, from the databases populate-all wrote
-	for domain in $(DOMAINS); do \
-		test -f output/databases/$$domain.sqlite || $(BIN)/toolscale populate --domain $$domain --no-progress || exit 1; \
-		$(BIN)/toolscale synth --domain $$domain --db output/databases/$$domain.sqlite --count $(COUNT) --seed $(SEED) \
-			--no-progress --out output/tasks/$$domain || exit 1; \
-	done
 
 clean:
 	rm -rf output

@@ -9,23 +9,29 @@ import yaml
 from toolscale.data.load import ALL_DOMAINS, REJECTED
 
 
-def card_configs(counts: Mapping[str, Mapping[str, int]], rejected: int) -> list[dict[str, object]]:
+def card_configs(counts: Mapping[str, Mapping[str, int]], rejected: int, content: str) -> list[dict[str, object]]:
     """One config per domain, `all` (the default) over every domain, and `rejected` for reviewers.
 
-    A split without tasks is left out: a config must not name files that do not exist.
+    A split without tasks is left out: a config must not name files that do not exist. Each config's
+    description names the `content` digest because `datasets` keys its cache of a local folder on
+    the card alone: without it, a regenerated folder of the same name would load the old rows.
     """
 
     def files(domain: str, splits: Sequence[str]) -> list[dict[str, str]]:
         return [{"split": split, "path": f"data/{domain}/{split}-*.parquet"} for split in splits]
 
     every_split = [split for split in _split_order(counts) if any(domain.get(split, 0) for domain in counts.values())]
-    configs: list[dict[str, object]] = [{"config_name": ALL_DOMAINS, "default": True, "data_files": files("*", every_split)}]
+
+    def config(name: str, data_files: list[dict[str, str]], what: str) -> dict[str, object]:
+        return {"config_name": name, "description": f"{what} (content {content[:16]})", "data_files": data_files}
+
+    configs = [{**config(ALL_DOMAINS, files("*", every_split), "kept tasks of every domain"), "default": True}]
     configs += [
-        {"config_name": domain, "data_files": files(domain, [split for split in every_split if counts[domain].get(split, 0)])}
+        config(domain, files(domain, [split for split in every_split if counts[domain].get(split, 0)]), f"kept {domain} tasks")
         for domain in sorted(counts)
     ]
     if rejected:
-        configs.append({"config_name": REJECTED, "data_files": [{"split": "train", "path": "rejected/*.parquet"}]})
+        configs.append(config(REJECTED, [{"split": "train", "path": "rejected/*.parquet"}], "rejected candidates with reasons"))
     return configs
 
 
@@ -39,16 +45,17 @@ def dataset_card(
     rejected: Mapping[str, int],
     funnels: Mapping[str, Mapping[str, int]],
     stages: Sequence[str],
+    content: str,
 ) -> str:
     """`counts`: kept tasks per domain and split; `rejected`: rejected candidates per domain; `funnels`: candidates
-    per domain at each of the `stages`."""
+    per domain at each of the `stages`; `content`: a digest of every exported file."""
     domains = sorted(counts)
     splits = _split_order(counts)
     header = {
         "pretty_name": f"ToolScale: {run_name}",
         "language": ["en"],
         "tags": ["tool-use", "agents", "synthetic", "tau2-bench"],
-        "configs": card_configs(counts, sum(rejected.values())),
+        "configs": card_configs(counts, sum(rejected.values()), content),
     }
     lines = [
         "---",

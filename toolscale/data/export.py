@@ -20,14 +20,20 @@ from toolscale.data.schema import TASK_SCHEMA, row_to_task, task_to_row
 from toolscale.tasks.record import ToolScaleTask
 
 ROW_GROUP_ROWS = 1000  # small groups let streaming readers start early
-DEFAULT_SPLITS: Mapping[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
+
+
+SPLIT_ORDER = ("train", "validation", "test")  # the hash ranges are laid out in this order, whatever a config's order
+
+
+def ordered_splits(splits: Mapping[str, float]) -> list[str]:
+    return sorted(splits, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name))
 
 
 def split_of(task_id: str, splits: Mapping[str, float]) -> str:
     """The split a task belongs to, from its id alone: growing a run never moves a task."""
     position = int.from_bytes(hashlib.sha256(task_id.encode("utf-8")).digest()[:8], "big") / 2**64
     cumulative = 0.0
-    names = list(splits)
+    names = ordered_splits(splits)
     for name in names:
         cumulative += splits[name]
         if position < cumulative:
@@ -64,7 +70,7 @@ def sharded(prefix: str, tasks: Sequence[ToolScaleTask], shard_size: int) -> dic
 
 def by_split(tasks: Sequence[ToolScaleTask], splits: Mapping[str, float]) -> dict[str, list[ToolScaleTask]]:
     """Tasks grouped by `split_of`, every split present, order kept."""
-    groups: dict[str, list[ToolScaleTask]] = {split: [] for split in splits}
+    groups: dict[str, list[ToolScaleTask]] = {split: [] for split in ordered_splits(splits)}
     for task in tasks:
         groups[split_of(task.id, splits)].append(task)
     return groups

@@ -14,8 +14,6 @@ from toolscale.spec.errors import format_location
 from toolscale.spec.loader import domain_names
 from toolscale.tasks.preference import SynthesisConfig
 
-SPLITS = ("train", "validation", "test")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -236,6 +236,7 @@ class _Run:
             rejected={name: export.rejected for name, export in exports.items()},
             funnels={name: export.stats["funnel"] for name, export in exports.items()},
             stages=FUNNEL_STAGES,
+            content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
         )
         stats = {
             "run": self.config.name,
