@@ -80,6 +80,7 @@ def test_run_exports_every_domain_with_card_stats_and_shards(finished: tuple[Pat
     assert bank["funnel"]["generated"] == dropped + 45
     assert sum(bank["tasks"].values()) == 45
     assert set(bank) >= {"difficulty", "tool_usage", "coverage", "multi_write_share"}
+    assert (output / "stats" / "funnel.png").read_bytes().startswith(b"\x89PNG")
     card = (output / "README.md").read_text()
     header = yaml.safe_load(card.split("---\n")[1])
     names = [config["config_name"] for config in header["configs"]]

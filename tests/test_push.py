@@ -31,7 +31,7 @@ class RecordingHub(HfApi):
 
 
 def output_dir(root: Path) -> Path:
-    for relative in ["README.md", "stats.json", "stats/bank.json", "data/bank/train-00000-of-00001.parquet",
+    for relative in ["README.md", "stats.json", "stats/bank.json", "stats/funnel.png", "data/bank/train-00000-of-00001.parquet",
                      "rejected/bank-00000-of-00001.parquet", "databases/bank.sqlite", "work/bank/unit-00000.parquet",
                      "manifest.json"]:  # fmt: skip
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +56,7 @@ def test_push_uploads_the_dataset_files_only(tmp_path: Path) -> None:
         "rejected/bank-00000-of-00001.parquet",
         "stats.json",
         "stats/bank.json",
+        "stats/funnel.png",
     ]
     assert uploaded["delete_patterns"] == uploaded["allow_patterns"]  # shards gone locally go from the repo too
 

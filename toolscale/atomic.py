@@ -10,10 +10,21 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+# mkstemp creates files only their owner may read; a written file gets the permissions open() would give it.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def write_atomically(path: Path, data: bytes | str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(descriptor, _FILE_MODE)
         with os.fdopen(descriptor, "wb") as file:
             file.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 
 # What a dataset repo holds: the card, stats and shards; never the databases, work units or manifest.
-PUBLISHED = ["README.md", "stats.json", "stats/*.json", "data/**/*.parquet", "rejected/*.parquet"]
+PUBLISHED = ["README.md", "stats.json", "stats/*.json", "stats/*.png", "data/**/*.parquet", "rejected/*.parquet"]
 
 
 class PushError(ValueError):

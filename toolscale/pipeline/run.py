@@ -21,6 +21,7 @@ from pathlib import Path
 
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
+from toolscale.data.plots import funnel_png
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
 from toolscale.pipeline.manifest import (
@@ -227,14 +228,15 @@ class _Run:
         )
 
     def _write_summary_files(self, manifest: Manifest) -> None:
-        """The card and stats.json over every domain exported into this directory (by this run or earlier ones)."""
+        """Card, stats.json and funnel plot over every domain exported into this directory (by this run or earlier ones)."""
         exports = {name: state.export for name, state in sorted(manifest.domains.items()) if state.export is not None}
         self.summary.tasks = {name: sum(export.counts.values()) for name, export in exports.items()}
+        funnels = {name: export.stats["funnel"] for name, export in exports.items()}
         card = dataset_card(
             self.config.name,
             counts={name: export.counts for name, export in exports.items()},
             rejected={name: export.rejected for name, export in exports.items()},
-            funnels={name: export.stats["funnel"] for name, export in exports.items()},
+            funnels=funnels,
             stages=FUNNEL_STAGES,
             content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
         )
@@ -246,10 +248,15 @@ class _Run:
                 name: {"tasks": export.counts, "rejected": export.rejected, **export.stats} for name, export in exports.items()
             },
         }
-        for name, text in (("README.md", card), ("stats.json", json.dumps(stats, indent=2, sort_keys=True) + "\n")):
+        summaries = {
+            "README.md": card.encode("utf-8"),
+            "stats.json": (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+            "stats/funnel.png": funnel_png(funnels, FUNNEL_STAGES),
+        }
+        for name, data in summaries.items():
             path = self.out / name
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                write_atomically(path, text)
+            if not path.exists() or path.read_bytes() != data:
+                write_atomically(path, data)
 
 
 def run_pipeline(
