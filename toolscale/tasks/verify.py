@@ -166,8 +166,14 @@ class Verifier:
         }
         self._caller = spec.caller
         self._seen: set[str] = set()
-        # An episode that only ever reads, kept open to look ids up in the initial state.
+        # An episode that only ever reads, kept open to look values up in the initial state.
         self._initial = database.fork()
+        # Every key of the initial state, read once: whether a value the scenario spells out is an id is
+        # then a set lookup, not a query over every table per candidate (almost no value ever is one).
+        self._initial_keys = {
+            table: frozenset(key for (key,) in self._initial.query(f"SELECT {column} FROM {table}"))
+            for table, column in self._key_columns.items()
+        }
 
     def close(self) -> None:
         self._initial.close()
@@ -186,7 +192,7 @@ class Verifier:
             diff = env.state_diff()
             reasons = list(self._execution_reasons(trace, initial, final))
             if not reasons:
-                reasons += self._grounding_reasons((self._initial, env), candidate, trace)
+                reasons += self._grounding_reasons((self._initial, env), candidate, trace, diff)
         if not reasons:
             earlier = candidate.observed or self._replay_again(candidate)
             if earlier.final_hash != final or list(earlier.outputs) != [step.output for step in trace]:
@@ -239,7 +245,7 @@ class Verifier:
                 return
 
     def _grounding_reasons(
-        self, envs: tuple[Environment, Environment], candidate: Candidate, trace: Sequence[TraceStep]
+        self, envs: tuple[Environment, Environment], candidate: Candidate, trace: Sequence[TraceStep], diff: StateDiff
     ) -> Iterator[Reason]:
         text = candidate.scenario
         numbers = _numbers_in(text)
@@ -255,7 +261,7 @@ class Verifier:
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
-        yield from self._leaks(envs, candidate, revealed)
+        yield from self._leaks(envs, candidate, revealed, diff)
 
     @staticmethod
     def _grounded(value: Any, text: str, numbers: set[float], outputs: set[Any]) -> bool:
@@ -266,7 +272,7 @@ class Verifier:
         return value in outputs or _mentions(text, str(value))
 
     def _leaks(
-        self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]]
+        self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]], diff: StateDiff
     ) -> Iterator[Reason]:
         """Ids the actions use or see that the scenario spells out, unless the caller knows them.
 
@@ -274,21 +280,25 @@ class Verifier:
         row all the same."""
         values = {leaf for action in candidate.actions for leaf in leaves(action.arguments)}
         values |= {leaf for step_leaves in revealed for leaf in step_leaves}
-        strings = sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH)
-        mentioned = [value for value in strings if _mentions(candidate.scenario, value)]
-        if not mentioned:
-            return
-        keys: dict[str, str] = {}  # mentioned value -> a table it is a key of
-        marks = ", ".join("?" * len(mentioned))
-        lookup = " UNION ALL ".join(
-            f"SELECT '{table}', {column} FROM {table} WHERE {column} IN ({marks})" for table, column in self._key_columns.items()
-        )
-        for env in envs:
-            for table, key in env.query(lookup, tuple(mentioned) * len(self._key_columns)) if lookup else ():
-                keys.setdefault(key, table)
-        for value, table in sorted(keys.items()):
+        for value in sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH):
+            table = self._key_table(value, diff)
+            if table is None or not _mentions(candidate.scenario, value):
+                continue
             if not any(self._known_to_a_caller(env, value) for env in envs):
                 yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
+
+    def _key_table(self, value: str, diff: StateDiff) -> str | None:
+        """The first table (in spec order) `value` is a key of in the initial state, else in the final one."""
+        for table, initial_keys in self._initial_keys.items():
+            if value in initial_keys:
+                return table
+        # A key the initial state lacks is in the final one only if the task inserted (or re-keyed) that row;
+        # the diff lists such rows by their key, so nothing needs to be read.
+        for table in self._initial_keys:
+            change = diff.get(table, {}).get(value)
+            if change is not None and change["after"] is not None:
+                return table
+        return None
 
     def _known_to_a_caller(self, env: Environment, value: str) -> bool:
         """What callers know about themselves (email, name, ...) is never a leak, even when it is a key."""
