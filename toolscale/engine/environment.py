@@ -74,6 +74,9 @@ class Environment:
         self._layouts = layout.tables
         self._log_width = layout.log_width
         self._digest_sums = dict(database.digest_sums)
+        # The hash of `_digest_sums`, made when first asked for after a change: reads change nothing, and
+        # a verifier asks for it after every action.
+        self._state_hash: str | None = None
         # The image of every row touched this episode as it was when the episode began (None: absent).
         self._baseline: dict[RowKey, state.Row | None] = {}
 
@@ -209,6 +212,7 @@ class Environment:
             )
             self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
             self._baseline.setdefault(key, old_image)
+        self._state_hash = None
 
     def _current_row(self, key: RowKey) -> state.Row | None:
         table, rowid = key
@@ -218,7 +222,9 @@ class Environment:
 
     def state_hash(self) -> str:
         """The canonical hash of the current state; equal states have equal hashes, whatever the path."""
-        return state.state_hash(self._digest_sums)
+        if self._state_hash is None:
+            self._state_hash = state.state_hash(self._digest_sums)
+        return self._state_hash
 
     def rescanned_state_hash(self) -> str:
         """The state hash from a full scan of every table: an audit of the incremental `state_hash`."""
@@ -258,33 +264,34 @@ class Environment:
         layout = self._layouts[table]
         return {name: decode(value) for name, decode, value in zip(layout.names, layout.decoders, row, strict=True)}
 
-    @contextmanager
-    def _undone(self, sql: str) -> Iterator[None]:
-        """Whatever runs inside is rolled back: queries may read, never change the episode.
+    def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
+        if _only_reads(sql):
+            return self._connection.execute(sql, parameters).fetchall()
+        with self._undone():
+            return self._connection.execute(sql, parameters).fetchall()
 
-        A statement that starts with SELECT cannot write in SQLite, so it needs no savepoint.
-        """
-        if sql.lstrip()[:6].upper() == "SELECT":
-            yield
-            return
+    def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Like `query`, each row as a dict keyed by column name."""
+        if _only_reads(sql):
+            return self._records(sql, parameters)
+        with self._undone():
+            return self._records(sql, parameters)
+
+    def _records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+        cursor = self._connection.execute(sql, parameters)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    @contextmanager
+    def _undone(self) -> Iterator[None]:
+        """Whatever runs inside is rolled back: queries may read, never change the episode."""
         self._engine_sql("SAVEPOINT query")
         try:
             yield
         finally:
             self._engine_sql("ROLLBACK TO query")
             self._engine_sql("RELEASE query")
-
-    def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
-        with self._undone(sql):
-            return self._connection.execute(sql, parameters).fetchall()
-
-    def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Like `query`, each row as a dict keyed by column name."""
-        with self._undone(sql):
-            cursor = self._connection.execute(sql, parameters)
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def openai_tools(self) -> list[dict[str, Any]]:
         return [openai_tool(tool.spec) for tool in self.tools.values()]
@@ -302,3 +309,8 @@ class Environment:
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
+
+
+def _only_reads(sql: str) -> bool:
+    """A statement that starts with SELECT cannot write in SQLite, so it needs no savepoint to undo it."""
+    return sql.lstrip()[:6].upper() == "SELECT"

@@ -19,9 +19,12 @@ Row = tuple[SqlValue, ...]
 
 MODULUS = 1 << 256
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
 
 def row_digest(table: str, row: Sequence[SqlValue]) -> int:
-    encoded = json.dumps([table, *row], ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    encoded = _ROW_ENCODER.encode([table, *row])
     return int.from_bytes(hashlib.blake2b(encoded.encode(), digest_size=32).digest(), "big")
 
 

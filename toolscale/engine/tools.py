@@ -82,7 +82,8 @@ class _RowPlan:
     names: tuple[str, ...]
     decoders: tuple[ValueDecoder, ...]
     entries: tuple[tuple[str, int, Any], ...]  # (key, kind, column index | column indices | CompiledResult)
-    plain: bool  # every entry is a column taken as is: a plain dict(zip) suffices
+    plain: bool  # every entry is a column, in order, under its own name
+    undecoded: bool  # and no column needs decoding: a row is dict(zip(names, row))
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class CompiledResult:
         if shape == "row":
             row = cursor.fetchone()
             return None if row is None else self._object(plan, row, execute, parameters)
+        if plan.undecoded:
+            names = plan.names
+            return [dict(zip(names, row, strict=True)) for row in cursor]
         return [self._object(plan, row, execute, parameters) for row in cursor]
 
     def _plan(self, names: tuple[str, ...]) -> _RowPlan:
@@ -140,14 +144,19 @@ class CompiledResult:
                 entries.append((names[i], _CHILD, self.children[names[i]]))
             else:
                 entries.append((names[i], _COLUMN, i))
+        decoders = tuple(self.decoders.get(name, _identity) for name in names)
+        plain = start == 0 and not self.spec.omit_null and all(kind == _COLUMN for _, kind, _ in entries)
         return _RowPlan(
             names=names,
-            decoders=tuple(self.decoders.get(name, _identity) for name in names),
+            decoders=decoders,
             entries=tuple(entries),
-            plain=start == 0 and not self.spec.omit_null and all(kind == _COLUMN for _, kind, _ in entries),
+            plain=plain,
+            undecoded=plain and all(decoder is _identity for decoder in decoders),
         )
 
     def _object(self, plan: _RowPlan, row: tuple[Any, ...], execute: Execute, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        if plan.undecoded:
+            return dict(zip(plan.names, row, strict=True))
         if plan.plain:
             return {name: decode(value) for name, decode, value in zip(plan.names, plan.decoders, row, strict=True)}
         decoders = plan.decoders
