@@ -10,6 +10,7 @@ matching their outputs, never by per-domain code.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -98,15 +99,28 @@ class _Episode:
     actions: list[Action] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)
     revealed: list[frozenset[Any]] = field(default_factory=list)  # the scalars of each output
+    # Reads made since the last write, by tool and arguments: (output, its scalars), None if it failed. A read
+    # on the same state gives the same output, and each argument row a goal tries discovers its ids anew.
+    reads: dict[tuple[str, str], tuple[Any, frozenset[Any]] | None] = field(default_factory=dict)
 
     def call(self, tool: str, arguments: Mapping[str, Any]) -> Any:
-        observation = self.env.call(tool, dict(arguments))
-        if not observation.ok:
+        key = (tool, json.dumps(arguments, sort_keys=True))
+        if key in self.reads:
+            made = self.reads[key]
+        else:
+            observation = self.env.call(tool, dict(arguments))
+            made = (observation.output, frozenset(leaves(observation.output))) if observation.ok else None
+            if not self.env.tools[tool].writes:
+                self.reads[key] = made
+            elif made is not None:
+                self.reads.clear()
+        if made is None:
             return None
+        output, revealed = made
         self.actions.append(Action(tool, dict(arguments)))
-        self.outputs.append(observation.output)
-        self.revealed.append(frozenset(leaves(observation.output)))
-        return observation.output
+        self.outputs.append(output)
+        self.revealed.append(revealed)
+        return output
 
     def undo_since(self, count: int) -> None:
         """Forget the actions after the first `count` (reads, or a write that was not made)."""
