@@ -82,8 +82,8 @@ class _RowPlan:
     names: tuple[str, ...]
     decoders: tuple[ValueDecoder, ...]
     entries: tuple[tuple[str, int, Any], ...]  # (key, kind, column index | column indices | CompiledResult)
-    plain: bool  # every entry is a column, in order, under its own name
-    undecoded: bool  # and no column needs decoding: a row is dict(zip(names, row))
+    plain: bool  # every entry is a column, in order, under its own name: an object is dict(zip(names, row))
+    decoded: tuple[tuple[int, str, ValueDecoder], ...]  # then these columns decoded: (index, name, decoder)
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class CompiledResult:
         if shape == "row":
             row = cursor.fetchone()
             return None if row is None else self._object(plan, row, execute, parameters)
-        if plan.undecoded:
+        if plan.plain and not plan.decoded:
             names = plan.names
             return [dict(zip(names, row, strict=True)) for row in cursor]
         return [self._object(plan, row, execute, parameters) for row in cursor]
@@ -151,14 +151,15 @@ class CompiledResult:
             decoders=decoders,
             entries=tuple(entries),
             plain=plain,
-            undecoded=plain and all(decoder is _identity for decoder in decoders),
+            decoded=tuple((i, names[i], decoder) for i, decoder in enumerate(decoders) if decoder is not _identity),
         )
 
     def _object(self, plan: _RowPlan, row: tuple[Any, ...], execute: Execute, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        if plan.undecoded:
-            return dict(zip(plan.names, row, strict=True))
         if plan.plain:
-            return {name: decode(value) for name, decode, value in zip(plan.names, plan.decoders, row, strict=True)}
+            plain = dict(zip(plan.names, row, strict=True))
+            for index, name, decode in plan.decoded:
+                plain[name] = decode(row[index])
+            return plain
         decoders = plan.decoders
         output: dict[str, Any] = {}
         child_parameters: dict[str, Any] | None = None

@@ -168,12 +168,12 @@ class Verifier:
         self._seen: set[str] = set()
         # An episode that only ever reads, kept open to look values up in the initial state.
         self._initial = database.fork()
-        # Every key of the initial state, read once: whether a value the scenario spells out is an id is
-        # then a set lookup, not a query over every table per candidate (almost no value ever is one).
-        self._initial_keys = {
-            table: frozenset(key for (key,) in self._initial.query(f"SELECT {column} FROM {table}"))
-            for table, column in self._key_columns.items()
-        }
+        # Every key of the initial state and the first table (in spec order) it is a key of, read once:
+        # whether a value is an id is then a dict lookup, not a query over every table per candidate.
+        self._initial_keys: dict[str, str] = {}
+        for table, column in self._key_columns.items():
+            for (key,) in self._initial.query(f"SELECT {column} FROM {table}"):
+                self._initial_keys.setdefault(key, table)
 
     def close(self) -> None:
         self._initial.close()
@@ -280,25 +280,19 @@ class Verifier:
         row all the same."""
         values = {leaf for action in candidate.actions for leaf in leaves(action.arguments)}
         values |= {leaf for step_leaves in revealed for leaf in step_leaves}
+        # A key the initial state lacks is in the final one only if the task inserted (or re-keyed) its
+        # row; the diff lists those rows by key, so nothing needs to be read.
+        final_keys: dict[str, str] = {}
+        for table in self._key_columns:
+            for key, change in diff.get(table, {}).items():
+                if change["after"] is not None:
+                    final_keys.setdefault(key, table)
         for value in sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH):
-            table = self._key_table(value, diff)
-            if table is None or not _mentions(candidate.scenario, value):
+            key_of = self._initial_keys.get(value) or final_keys.get(value)
+            if key_of is None or not _mentions(candidate.scenario, value):
                 continue
             if not any(self._known_to_a_caller(env, value) for env in envs):
-                yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {table!r}")
-
-    def _key_table(self, value: str, diff: StateDiff) -> str | None:
-        """The first table (in spec order) `value` is a key of in the initial state, else in the final one."""
-        for table, initial_keys in self._initial_keys.items():
-            if value in initial_keys:
-                return table
-        # A key the initial state lacks is in the final one only if the task inserted (or re-keyed) that row;
-        # the diff lists such rows by their key, so nothing needs to be read.
-        for table in self._initial_keys:
-            change = diff.get(table, {}).get(value)
-            if change is not None and change["after"] is not None:
-                return table
-        return None
+                yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {key_of!r}")
 
     def _known_to_a_caller(self, env: Environment, value: str) -> bool:
         """What callers know about themselves (email, name, ...) is never a leak, even when it is a key."""
