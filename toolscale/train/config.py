@@ -83,7 +83,9 @@ class GRPOSettings(_Strict):
     vllm_mode: Literal["colocate", "server"] = "colocate"
     vllm_server_base_url: str | None = Field(default=None, description="For vllm_mode 'server': the `trl vllm-serve` URL.")
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
-    gradient_checkpointing: bool = False
+    activation_checkpointing: bool = Field(
+        default=False, description="Recompute activations in the backward pass to save memory."
+    )
 
 
 class RewardConfig(_Strict):

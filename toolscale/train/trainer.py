@@ -1,0 +1,165 @@
+"""Wiring: the run config to `trl.GRPOTrainer` with ToolScale's environments and reward.
+
+The same path serves a tiny model on a CPU and a real model on GPUs under accelerate (DeepSpeed,
+FSDP) with vLLM generation: only the config differs (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from accelerate.utils import gather_object  # type: ignore[import-untyped]
+from trl.trainer.grpo_config import GRPOConfig
+from trl.trainer.grpo_trainer import GRPOTrainer
+
+from toolscale.spec.loader import domain_names, load_domain
+from toolscale.spec.models import DomainSpec
+from toolscale.train.config import TrainConfig
+from toolscale.train.data import task_from_row, training_rows
+from toolscale.train.environment import ToolScaleEnvironment, environment_classes
+from toolscale.train.experts import ExpertRouter
+from toolscale.train.metrics import METRICS_FILE, PLOT_FILE, JsonlMetrics, plot_metrics, read_metrics
+from toolscale.train.reward import ToolScaleReward
+from toolscale.train.tiny import action_texts, rendered_prompts, tiny_model, tiny_tokenizer
+
+# environment_factory is marked experimental in TRL; it is the integration point DESIGN.md chooses.
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+TINY_INITIAL = "tiny-initial"  # where the freshly built tiny model and tokenizer are saved
+VOCABULARY_TASKS = 64  # tasks read for the tiny model's vocabulary when data.limit does not bound them
+
+
+class ToolScaleGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer with DESIGN.md's advantage clipping (the group z-score, clipped to ±advantage_clip)."""
+
+    def __init__(self, *args: Any, advantage_clip: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.advantage_clip = advantage_clip
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        # TRL computes the group z-score here and has no clipping option; the hook is the narrowest place to add it.
+        output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+        output["advantages"] = output["advantages"].clamp(-self.advantage_clip, self.advantage_clip)
+        return output
+
+
+def _on_gpu(config: TrainConfig) -> bool:
+    return torch.cuda.is_available() and not config.use_cpu
+
+
+def _bf16(config: TrainConfig) -> bool:
+    if config.model.dtype == "auto":
+        return _on_gpu(config) and torch.cuda.is_bf16_supported()
+    return config.model.dtype == "bfloat16"
+
+
+def grpo_arguments(config: TrainConfig) -> GRPOConfig:
+    settings = config.grpo
+    return GRPOConfig(
+        output_dir=str(config.output_dir),
+        per_device_train_batch_size=settings.per_device_batch,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        num_generations=settings.group_size,
+        learning_rate=settings.learning_rate,
+        beta=settings.kl_beta,
+        epsilon=settings.clip_low,
+        epsilon_high=settings.clip_high,
+        max_completion_length=settings.max_tokens,
+        max_tool_calling_iterations=settings.max_turns,
+        temperature=settings.temperature,
+        max_steps=settings.max_steps,
+        warmup_steps=settings.warmup_steps,
+        save_strategy="steps" if settings.save_steps else "no",
+        save_steps=settings.save_steps or 500,
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        use_cpu=not _on_gpu(config),
+        bf16=_bf16(config),
+        use_vllm=settings.use_vllm,
+        vllm_mode=settings.vllm_mode,
+        vllm_server_base_url=settings.vllm_server_base_url,
+        vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        activation_checkpointing=settings.activation_checkpointing,
+        remove_unused_columns=False,  # the task columns are what reset(**row) rebuilds the episode from
+        report_to="none",
+    )
+
+
+def _specs(config: TrainConfig) -> dict[str, DomainSpec]:
+    return {name: load_domain(name) for name in config.data.domains or domain_names()}
+
+
+def _model_and_tokenizer(
+    config: TrainConfig,
+    rows: datasets.Dataset | datasets.IterableDataset,
+    environments: Mapping[str, type[ToolScaleEnvironment]],
+) -> tuple[str, Any]:
+    """A model id or path TRL loads, and its tokenizer (None: TRL loads it from the same place).
+
+    The tiny model is built from the training tasks and saved first: TRL loads the reference model for the KL
+    term from the policy's path, so the policy must have one.
+    """
+    if config.model.name_or_path != "tiny":
+        return config.model.name_or_path, None
+    tasks = [task_from_row(row) for row in itertools.islice(rows, config.data.limit or VOCABULARY_TASKS)]
+    actions = action_texts(tasks)
+    tokenizer = tiny_tokenizer(rendered_prompts(tasks, environments), actions, config.model.tiny.vocab_size)
+    path = config.output_dir / TINY_INITIAL
+    tiny_model(tokenizer, actions, config.model.tiny).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path), tokenizer
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    metrics: list[dict[str, Any]]
+    metrics_path: Path
+    plot_path: Path
+
+
+def build_trainer(config: TrainConfig, specs: Mapping[str, DomainSpec] | None = None) -> ToolScaleGRPOTrainer:
+    """The trainer for a config; `specs` replaces the domains' specs (tests use reduced tool sets)."""
+    specs = dict(specs) if specs is not None else _specs(config)
+    rows = training_rows(config.data, solo=config.user.mode == "solo")
+    environments = environment_classes(specs, ExpertRouter(config.experts), config.user)
+    model, tokenizer = _model_and_tokenizer(config, rows, environments)
+    arguments = grpo_arguments(config)
+    arguments.model_init_kwargs = {"dtype": "bfloat16" if _bf16(config) else "float32"}
+    reward = ToolScaleReward(
+        group_size=config.grpo.group_size,
+        orchestrator_price_per_million=config.reward.orchestrator_price_per_million,
+        weights=config.reward.preference,
+    )
+    trainer = ToolScaleGRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=arguments,
+        train_dataset=rows,
+        processing_class=tokenizer,
+        environment_factory=dict(environments),  # by domain: each row's `environment` column picks its tools
+        callbacks=[JsonlMetrics(config.output_dir / METRICS_FILE)],
+        advantage_clip=config.grpo.advantage_clip,
+    )
+    if trainer.accelerator.num_processes > 1:
+        reward.gather = gather_object
+        reward.process_index = trainer.accelerator.process_index
+    return trainer
+
+
+def train(config: TrainConfig, specs: Mapping[str, DomainSpec] | None = None) -> TrainResult:
+    """Train, save the final model, and write metrics.jsonl and metrics.png into the output folder."""
+    trainer = build_trainer(config, specs)
+    trainer.train()
+    trainer.save_model(str(config.output_dir / "final"))
+    metrics_path, plot_path = config.output_dir / METRICS_FILE, config.output_dir / PLOT_FILE
+    metrics = read_metrics(metrics_path) if trainer.is_world_process_zero() else []
+    if trainer.is_world_process_zero():
+        plot_metrics(metrics, plot_path)
+    return TrainResult(metrics=metrics, metrics_path=metrics_path, plot_path=plot_path)
