@@ -1,0 +1,79 @@
+"""Experts and the LLM user behind an OpenAI-compatible endpoint (a local stand-in server)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.train_tasks import one_write_task
+from toolscale.data.schema import task_to_row
+from toolscale.spec.loader import load_domain
+from toolscale.train.config import ExpertModel, ExpertsConfig, UserConfig
+from toolscale.train.environment import environment_class, episode_of
+from toolscale.train.experts import ExpertRouter
+
+
+class _Handler(BaseHTTPRequestHandler):
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+        reply = {
+            "choices": [{"message": {"content": f"answer from {body['model']}"}}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 500},
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Handler.requests = []
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_a_served_expert_is_asked_and_billed_from_the_reported_usage(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPERT_KEY", "secret")
+    task = one_write_task()
+    alias, price = next(iter(task.pricing.experts.items()))
+    experts = ExpertsConfig(models={price.model: ExpertModel(endpoint=endpoint, served_name="served", api_key_env="EXPERT_KEY")})
+    env = environment_class(load_domain("bank"), ExpertRouter(experts), UserConfig())()
+    env.reset(**task_to_row(task))
+    assert env.call_expert(alias, "what next?") == "answer from served"
+    (request,) = _Handler.requests
+    assert (request["path"], request["auth"], request["model"]) == ("/v1/chat/completions", "Bearer secret", "served")
+    assert request["messages"][-1] == {"role": "user", "content": "what next?"}
+    record = episode_of(env).calls[0]
+    assert (record.input_tokens, record.output_tokens) == (1000, 500)
+    assert record.cost == pytest.approx((1000 * price.input_price_per_million + 500 * price.output_price_per_million) / 1e6)
+
+
+def test_the_llm_user_answers_through_ask_user(endpoint: str) -> None:
+    task = one_write_task()
+    cls = environment_class(
+        load_domain("bank"), ExpertRouter(ExpertsConfig()), UserConfig(mode="llm", endpoint=endpoint, model="user-sim")
+    )
+    env = cls()
+    env.reset(**task_to_row(task))
+    assert env.ask_user("What is your email?") == "answer from user-sim"  # type: ignore[attr-defined]
+    (request,) = _Handler.requests
+    assert task.user_scenario.instructions.reason_for_call in request["messages"][0]["content"]  # type: ignore[union-attr]
+    assert episode_of(env).calls[0].kind == "user"
+    assert "ask_user" not in vars(environment_class(load_domain("bank"), ExpertRouter(ExpertsConfig()), UserConfig()))
