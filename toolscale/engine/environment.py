@@ -77,8 +77,13 @@ class Environment:
         # The hash of `_digest_sums`, made when first asked for after a change: reads change nothing, and
         # a verifier asks for it after every action.
         self._state_hash: str | None = None
-        # The image of every row touched this episode as it was when the episode began (None: absent).
+        # The image of every row touched this episode as it was when the episode began, and as it is now
+        # (None: absent); both come from the change log, so a diff reads nothing back.
         self._baseline: dict[RowKey, state.Row | None] = {}
+        self._latest: dict[RowKey, state.Row | None] = {}
+        # The change log is only read, never emptied (the episode's rollback does that): entries up to
+        # this seq are absorbed. Failed calls and undone queries roll their entries back with them.
+        self._absorbed_seq = 0
 
         self._pool = database.connections
         self._episode: EpisodeConnection | None = self._pool.check_out()
@@ -188,10 +193,10 @@ class Environment:
 
     def _absorb_changes(self) -> None:
         """Fold the rows the last call touched into the digest sums and the episode baseline."""
-        # One statement empties the log and returns it; RETURNING gives no order, so sort by seq.
-        entries = sorted(self._engine_sql(f"DELETE FROM {CHANGE_LOG} RETURNING *"))
+        entries = self._engine_sql(f"SELECT * FROM {CHANGE_LOG} WHERE seq > ? ORDER BY seq", (self._absorbed_seq,))
         if not entries:
             return
+        self._absorbed_seq = entries[-1][0]
         width = self._log_width
         before: dict[RowKey, state.Row | None] = {}  # each touched row's image before the call
         after: dict[RowKey, state.Row | None] = {}  # and after it (the last entry that touched it wins)
@@ -212,13 +217,8 @@ class Environment:
             )
             self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
             self._baseline.setdefault(key, old_image)
+            self._latest[key] = new_image
         self._state_hash = None
-
-    def _current_row(self, key: RowKey) -> state.Row | None:
-        table, rowid = key
-        layout = self._layouts[table]
-        rows = self._engine_sql(f"SELECT {layout.columns} FROM {table} WHERE rowid = ?", (rowid,))
-        return state.canonical_row(rows[0], layout.json_columns) if rows else None
 
     def state_hash(self) -> str:
         """The canonical hash of the current state; equal states have equal hashes, whatever the path."""
@@ -243,7 +243,7 @@ class Environment:
             pk = self._layouts[table].primary_key_index
             if old_image is not None:
                 before.setdefault(table, {})[str(old_image[pk])] = old_image
-            new_image = self._current_row(key)
+            new_image = self._latest[key]
             if new_image is not None:
                 after.setdefault(table, {})[str(new_image[pk])] = new_image
         diff: StateDiff = {}
