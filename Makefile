@@ -10,7 +10,7 @@ PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run domain push tau2 test bench lint schema clean populate synth
+.PHONY: run domain push tau2 train train-smoke test bench lint schema clean populate synth
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ tau2: $(STAMP) ## τ²-bench's retail tasks imported and replayed on our port of
 	$(BIN)/toolscale tau2 import $(TAU2_TASKS) --out output/tau2/retail-tasks.jsonl
 	$(BIN)/toolscale tau2 replay --calls output/tau2/retail-tasks.jsonl --out output/tau2/retail-replay.jsonl
 
+TRAIN_CONFIG ?= configs/train/gpu.yaml
+
+train: $(STAMP) ## GRPO-train an orchestrator: make train [TRAIN_CONFIG=configs/train/gpu.yaml] (multi-GPU: docs/training.md)
+	$(BIN)/toolscale train $(TRAIN_CONFIG)
+
+train-smoke: $(STAMP) ## CPU smoke run: shards of 4 bank tasks, a tiny model, 40 GRPO steps -> output/train-smoke/run/
+	$(BIN)/toolscale run pipelines/smoke.yaml --no-progress
+	$(BIN)/toolscale train configs/train/smoke.yaml
+
 test: $(STAMP) ## the whole test suite
 	$(BIN)/pytest -q
 
@@ -47,7 +56,7 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
 bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite
