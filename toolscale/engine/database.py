@@ -78,7 +78,7 @@ class DomainDatabase:
         # Pickled (e.g. to a Ray worker) without its compiled tools and open connections.
         return (DomainDatabase, (self.spec, self.image, dict(self.digest_sums), dict(self.provenance)))
 
-    @property
+    @cached_property
     def state_hash(self) -> str:
         return state.state_hash(self.digest_sums)
 

@@ -74,9 +74,9 @@ class Environment:
         self._layouts = layout.tables
         self._log_width = layout.log_width
         self._digest_sums = dict(database.digest_sums)
-        # The hash of `_digest_sums`, made when first asked for after a change: reads change nothing, and
-        # a verifier asks for it after every action.
-        self._state_hash: str | None = None
+        # The hash of `_digest_sums`, made again only when first asked for after a change: reads change
+        # nothing, and a verifier asks for it after every action.
+        self._state_hash: str | None = database.state_hash
         # The image of every row touched this episode as it was when the episode began, and as it is now
         # (None: absent); both come from the change log, so a diff reads nothing back.
         self._baseline: dict[RowKey, state.Row | None] = {}

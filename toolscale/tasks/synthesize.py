@@ -138,12 +138,14 @@ class Synthesizer:
         spec = database.spec
         caller = spec.table(spec.caller.table)
         assert caller is not None
-        self._caller_table = caller
         self._caller_key = caller.primary_key.name
+        # Every caller's row as it is in the initial state, where each candidate starts: read once, not per candidate.
+        names = [column.name for column in caller.columns]
         with database.fork() as env:
-            self._callers = [
-                row[0] for row in env.query(f"SELECT {self._caller_key} FROM {caller.name} ORDER BY {self._caller_key}")
-            ]
+            rows = env.query(f"SELECT {', '.join(names)} FROM {caller.name} ORDER BY {self._caller_key}")
+        key_index = names.index(self._caller_key)
+        self._caller_rows = {row[key_index]: dict(zip(names, row, strict=True)) for row in rows}
+        self._callers = list(self._caller_rows)
         tools = database.tools
         self._identify = [tool for tool in tools.values() if not tool.writes and self._identifies_caller(tool)]
         # Reads that list a caller's rows from the caller's id alone: the ones that reveal ids.
@@ -247,7 +249,7 @@ class Synthesizer:
 
     def _authenticate(self, rng: random.Random, episode: _Episode) -> list[tuple[str, Any]] | None:
         """Identify the caller from facts they know, with one identification tool; the facts they state."""
-        caller = self._caller_row(episode)
+        caller = self._caller_rows[episode.caller_id]
         for tool in rng.sample(self._identify, len(self._identify)):
             arguments = {name: caller[name] for name in tool.spec.parameters.required}
             if episode.call(tool.name, arguments) != episode.caller_id:
@@ -258,13 +260,6 @@ class Synthesizer:
             stated = [*arguments, *rng.sample(extra, min(len(extra), rng.randint(0, 2)))]
             return [(name, caller[name]) for name in stated]
         return None
-
-    def _caller_row(self, episode: _Episode) -> dict[str, Any]:
-        names = [column.name for column in self._caller_table.columns]
-        (row,) = episode.env.query(
-            f"SELECT {', '.join(names)} FROM {self._caller_table.name} WHERE {self._caller_key} = ?", (episode.caller_id,)
-        )
-        return dict(zip(names, row, strict=True))
 
     def _pursue(self, rng: random.Random, episode: _Episode, *, execute: bool = True) -> _Step | None:
         """Draw a goal the caller can have now, discover its ids and do it (or only word it)."""
