@@ -31,5 +31,6 @@ def load_tasks(
     if len(parts) == 1:
         return parts[0]
     if streaming:
-        return datasets.interleave_datasets(parts)
+        # Alternate domains, each row exactly once: the default strategy stops at the shortest domain.
+        return datasets.interleave_datasets(parts, stopping_strategy="all_exhausted_without_replacement")
     return datasets.concatenate_datasets(parts)

@@ -62,6 +62,6 @@ class RayExecutor:
                 except ray.exceptions.RayTaskError as error:
                     for reference in pending:
                         ray.cancel(reference, force=True)
-                    raise StageError(f"{description} {names[position]}: {error.cause!r}") from error.cause
+                    raise StageError(f"{description} {names[position]}: {error.cause}") from error.cause
                 bar.update(1)
                 yield position, result

@@ -54,6 +54,11 @@ def sha256_file(path: Path) -> str | None:
         return None
 
 
+def intact(path: Path, recorded: str | None) -> bool:
+    """The file exists and has the digest the manifest recorded for it."""
+    return recorded is not None and sha256_file(path) == recorded
+
+
 def load_manifest(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")

@@ -29,6 +29,7 @@ from toolscale.pipeline.manifest import (
     DomainExportEntry,
     DomainState,
     Manifest,
+    intact,
     load_manifest,
     save_manifest,
     sha256_file,
@@ -122,12 +123,7 @@ class _Run:
         self._write_summary_files(manifest)
 
     def _populate(self, manifest: Manifest, domains: Sequence[_Domain]) -> None:
-        needed = [
-            d
-            for d in domains
-            if manifest.domains[d.name].database is None
-            or manifest.domains[d.name].database != sha256_file(self.database_path(d.name))
-        ]
+        needed = [d for d in domains if not intact(self.database_path(d.name), manifest.domains[d.name].database)]
         calls = [(d.name, d.size, self.config.seed) for d in needed]
         for position, image in self.executor.map(populate_stage, calls, description="populate", names=[d.name for d in needed]):
             domain = needed[position]
@@ -141,8 +137,7 @@ class _Run:
             (domain, unit)
             for domain in domains
             for unit in range(manifest.domains[domain.name].planned_units)
-            if manifest.domains[domain.name].units.get(unit) is None
-            or manifest.domains[domain.name].units[unit] != sha256_file(self.unit_path(domain.name, unit))
+            if not intact(self.unit_path(domain.name, unit), manifest.domains[domain.name].units.get(unit))
         ]
         size = self.config.unit_candidates
         calls = [
@@ -214,7 +209,7 @@ class _Run:
             fingerprint=domain.export_fingerprint,
             files={relative: sha256_file(self.out / relative) or "" for relative in sorted(files)},
             counts=result.counts,
-            rejected=result.stats["funnel"]["generated"] - result.stats["funnel"]["kept"] - result.stats["funnel"]["no_goal"],
+            rejected=result.rejected,
             stats=result.stats,
         )
         self.summary.domains_exported += 1
@@ -224,7 +219,7 @@ class _Run:
         return (
             export is not None
             and export.fingerprint == domain.export_fingerprint
-            and all(sha256_file(self.out / relative) == digest for relative, digest in export.files.items())
+            and all(intact(self.out / relative, digest) for relative, digest in export.files.items())
         )
 
     def _write_summary_files(self, manifest: Manifest) -> None:

@@ -68,6 +68,7 @@ class DomainExport:
     files: dict[str, bytes]
     stats: dict[str, Any]
     counts: dict[str, int]  # kept tasks per split
+    rejected: int = 0
     missing: int = 0  # > 0: more candidate units are needed, nothing was exported
 
 
@@ -86,7 +87,7 @@ def export_stage(
     it is rejected here as a duplicate naming that task. Only candidates up to the last task taken
     count, so the export does not depend on how many units were run beyond that.
     """
-    database_ = _database(domain, database, database_digest)
+    loaded = _database(domain, database, database_digest)
     candidates = [task for unit in units for task in read_parquet_tasks(Path(unit))]
     seen: dict[str, str] = {}
     kept: list[ToolScaleTask] = []
@@ -97,7 +98,7 @@ def export_stage(
         if task.verification.verdict == "rejected":
             rejected.append(task)
             continue
-        key = normalized_writes(database_, [Action(action.name, action.arguments) for action in task.actions])
+        key = normalized_writes(loaded, [Action(action.name, action.arguments) for action in task.actions])
         if key in seen:
             rejected.append(_as_duplicate(task, seen[key]))
             continue
@@ -110,8 +111,8 @@ def export_stage(
     groups = by_split(kept, splits)
     files = domain_shards(domain, groups, shard_size) | sharded(f"rejected/{domain}", rejected, shard_size)
     counts = {split: len(members) for split, members in groups.items()}
-    stats = result.stats({tool.name: tool.kind for tool in database_.spec.tools})
-    return DomainExport(files=files, stats=stats, counts=counts)
+    stats = result.stats({tool.name: tool.kind for tool in loaded.spec.tools})
+    return DomainExport(files=files, stats=stats, counts=counts, rejected=len(rejected))
 
 
 def _as_duplicate(task: ToolScaleTask, original: str) -> ToolScaleTask:
