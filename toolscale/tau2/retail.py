@@ -33,6 +33,10 @@ UpstreamDiff = dict[str, dict[str, Record | None]]
 
 DOMAIN = "retail"
 DATA_FILE = "tau2_db.json"
+# Upstream's 114 retail tasks and the record of replaying their gold actions on upstream's own
+# environment, shipped beside the database (domains/retail/NOTICE.md says where each came from).
+TASKS_FILE = "tau2_tasks.json"
+GOLD_REPLAY_FILE = "tau2_gold_replay.jsonl"
 SECTIONS = ("users", "orders", "products")
 ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
 OPTIONAL_ORDER_FIELDS = (
@@ -80,6 +84,14 @@ class ConversionError(ValueError):
 
 def data_path() -> Path:
     return domain_dir(DOMAIN) / DATA_FILE
+
+
+def tasks_path() -> Path:
+    return domain_dir(DOMAIN) / TASKS_FILE
+
+
+def gold_replay_path() -> Path:
+    return domain_dir(DOMAIN) / GOLD_REPLAY_FILE
 
 
 def load_upstream(path: Path | None = None) -> dict[str, Any]:
