@@ -324,6 +324,29 @@ def upstream_hash(db: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(db).encode()).hexdigest()
 
 
+class UpstreamHasher:
+    """Upstream's database hash after a diff, without serializing the whole database again: the
+    canonical JSON of a dict with sorted keys is its entries' texts joined in key order, so each
+    record's text is made once and only changed records are serialized anew."""
+
+    def __init__(self, initial: Mapping[str, Mapping[str, Record]]) -> None:
+        self._texts = {section: {key: canonical(record) for key, record in initial[section].items()} for section in SECTIONS}
+        self.initial_hash = self.hash_after({})
+
+    def hash_after(self, diff: Mapping[str, Mapping[str, Record | None]]) -> str:
+        sections = []
+        for section in sorted(SECTIONS):
+            texts = dict(self._texts[section])
+            for key, record in diff.get(section, {}).items():
+                if record is None:
+                    texts.pop(key, None)
+                else:
+                    texts[key] = canonical(record)
+            entries = ", ".join(f"{canonical(key)}: {texts[key]}" for key in sorted(texts))
+            sections.append(f"{canonical(section)}: {{{entries}}}")
+        return hashlib.sha256(("{" + ", ".join(sections) + "}").encode()).hexdigest()
+
+
 def final_db_diff(environment: Environment, initial: Mapping[str, Mapping[str, Record]]) -> UpstreamDiff:
     """Upstream's `final_db_diff`: every record that is new or differs from `initial` (complete,
     as it is now), None for a deleted one; records are compared by content, types included."""

@@ -1,8 +1,12 @@
 """τ²-bench's Task shape, and ToolScale task records that extend it.
 
-The models accept exactly upstream's fields (unknown ones are errors, so a format change is noticed)
-and remember which fields a file set, so `import` then `export` gives back the same JSON: fields that
-were absent stay absent and explicit nulls stay null. Field order follows upstream's files.
+The models follow upstream's Task model field by field, with its defaults (an action's requestor is
+"assistant" unless said otherwise) and its value sets (reward_basis, issue status, environment types).
+Unknown fields are kept, where upstream ignores them, so a file of a newer upstream still loads and
+round-trips. The models remember which fields a file set, so `import` then `export` gives back the
+same JSON: fields that were absent stay absent and explicit nulls stay null. Field order follows
+upstream's files. tests/data/tau2/task.schema.json is the JSON Schema of upstream's own Task model;
+the tests validate every export against it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _Tau2(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
 
 class StructuredUserInstructions(_Tau2):
@@ -45,21 +49,61 @@ class Description(_Tau2):
     notes: str | None = None
 
 
+Requestor = Literal["user", "assistant"]
+RewardType = Literal["DB", "ENV_ASSERTION", "NL_ASSERTION", "ACTION", "COMMUNICATE"]
+
+
 class Action(_Tau2):
     action_id: str
-    requestor: Literal["user", "assistant"] | None = None
+    requestor: Requestor = "assistant"
     name: str
     arguments: dict[str, Any]
     info: str | None = None
     compare_args: list[str] | None = None
 
 
+class EnvFunctionCall(_Tau2):
+    env_type: Requestor
+    func_name: str
+    arguments: dict[str, Any]
+
+
+class EnvAssertion(EnvFunctionCall):
+    assert_value: bool = True
+    message: str | None = None
+
+
 class EvaluationCriteria(_Tau2):
     actions: list[Action] | None = None
-    env_assertions: list[dict[str, Any]] | None = None
+    env_assertions: list[EnvAssertion] | None = None
     communicate_info: list[str] | None = None
     nl_assertions: list[str] | None = None
-    reward_basis: list[str] = ["DB", "COMMUNICATE"]
+    reward_basis: list[RewardType] = ["DB", "COMMUNICATE"]
+
+
+class InitializationData(_Tau2):
+    agent_data: dict[str, Any] | None = None
+    user_data: dict[str, Any] | None = None
+
+
+class InitialState(_Tau2):
+    initialization_data: InitializationData | None = None
+    initialization_actions: list[EnvFunctionCall] | None = None
+    # Upstream's chat messages (system, user, assistant, tool); kept as they are, not interpreted here.
+    message_history: list[dict[str, Any]] | None = None
+
+
+class TaskIssue(_Tau2):
+    id: str
+    title: str
+    description: str | None = None
+    status: Literal["open", "resolved", "wont_fix"] = "open"
+    resolution: str | None = None
+    created_at: str | None = None
+    resolved_at: str | None = None
+    author_email: str | None = None
+    pr_link: str | None = None
+    simulation_file: str | None = None
 
 
 class Tau2Task(_Tau2):
@@ -69,9 +113,11 @@ class Tau2Task(_Tau2):
     description: Description | None = None
     user_scenario: UserScenario
     ticket: str | None = None
-    initial_state: dict[str, Any] | None = None
+    initial_state: InitialState | None = None
     evaluation_criteria: EvaluationCriteria | None = None
-    issues: list[dict[str, Any]] | None = None
+    issues: list[TaskIssue] | None = None
+    required_documents: list[str] | None = None
+    user_tools: list[str] | None = None
 
     def to_upstream(self) -> dict[str, Any]:
         """The task as upstream writes it: only the fields that were set."""
@@ -91,7 +137,8 @@ class TaskRecord(Tau2Task):
 
     def to_upstream(self) -> dict[str, Any]:
         """Upstream's fields only: the extensions stay behind."""
-        return {key: value for key, value in super().to_upstream().items() if key in Tau2Task.model_fields}
+        extensions = type(self).model_fields.keys() - Tau2Task.model_fields.keys()
+        return {key: value for key, value in super().to_upstream().items() if key not in extensions}
 
 
 class TaskFileError(ValueError):
@@ -106,28 +153,10 @@ def read_tau2_tasks(path: Path) -> list[Tau2Task]:
         raise TaskFileError(f"{path}: cannot read tasks: {error}") from error
     if not isinstance(data, list):
         raise TaskFileError(f"{path}: expected a JSON array of tasks, found {type(data).__name__}")
-    return [_validate(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
+    return [validated(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
 
 
-def read_task_records(path: Path) -> list[TaskRecord]:
-    """ToolScale task records from a JSONL file."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise TaskFileError(f"{path}: cannot read task records: {error.strerror}") from error
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TaskFileError(f"{path}: line {number}: not JSON: {error}") from error
-        records.append(_validate(TaskRecord, item, f"{path}: line {number}"))
-    return records
-
-
-def _validate(model: type[_Model], item: Any, where: str) -> _Model:
+def validated(model: type[_Model], item: Any, where: str) -> _Model:
     try:
         return model.model_validate(item)
     except pydantic.ValidationError as error:
