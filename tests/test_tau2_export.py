@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from toolscale.cli import app
 from toolscale.data.schema import row_to_task, task_to_row
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.pipeline.config import load_run_config
 from toolscale.pipeline.run import run_pipeline
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask

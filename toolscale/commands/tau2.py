@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import load_domain
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_domain
 from toolscale.tau2.export import read_exportable
 from toolscale.tau2.replay import Replayer, ReplayInputError
 from toolscale.tau2.tasks import (

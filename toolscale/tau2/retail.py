@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import DECODERS
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.spec.models import DomainSpec
 
 Record = dict[str, Any]

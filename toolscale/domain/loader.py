@@ -8,8 +8,8 @@ from pathlib import Path
 import pydantic
 import yaml
 
+from toolscale.domain.checks import check_spec
 from toolscale.resources import data_dir
-from toolscale.spec.checks import check_spec
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec
 
