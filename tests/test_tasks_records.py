@@ -18,7 +18,7 @@ from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES, SynthesisResult, synthesize_domain
-from toolscale.tau2.tasks import Tau2Task
+from toolscale.tasks.upstream import Tau2Task
 
 
 @cache

@@ -29,7 +29,7 @@ from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import synthesize_domain
-from toolscale.tau2.tasks import Tau2Task
+from toolscale.tasks.upstream import Tau2Task
 
 DATA = Path(__file__).parent / "data" / "tau2"
 UPSTREAM_SHAPES: dict[str, list[dict[str, Any]]] = json.loads((DATA / "upstream_task_shapes.json").read_text(encoding="utf-8"))

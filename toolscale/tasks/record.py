@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from toolscale.engine.environment import StateDiff
 from toolscale.tasks.preference import Preference, Pricing
 from toolscale.tasks.synthesize import SynthesizedTask
-from toolscale.tasks.verify import CheckName, Verdict
-from toolscale.tau2.tasks import (
+from toolscale.tasks.upstream import (
     Action,
     Description,
     EvaluationCriteria,
@@ -23,6 +22,7 @@ from toolscale.tau2.tasks import (
     Tau2Task,
     UserScenario,
 )
+from toolscale.tasks.verify import CheckName, Verdict
 
 Difficulty = Literal["easy", "medium", "hard"]
 

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 
 from toolscale.data.schema import row_to_task
 from toolscale.tasks.record import ToolScaleTask
-from toolscale.tau2.tasks import TaskFileError, TaskRecord, validated
+from toolscale.tasks.upstream import TaskRecord
+from toolscale.tau2.tasks import TaskFileError, validated
 
 # A synthesized record carries the verifier's verdict; an imported upstream task does not.
 SYNTHESIZED_MARKER = "verification"
