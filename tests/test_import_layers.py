@@ -72,9 +72,7 @@ def test_imports_only_run_downward() -> None:
         for module, targets in imports().items()
         if "." in module
         for target in targets
-        if "." in target
-        and module.split(".")[1] != target.split(".")[1]
-        and layer_of(target) >= layer_of(module)
+        if "." in target and module.split(".")[1] != target.split(".")[1] and layer_of(target) >= layer_of(module)
     ]
     assert not upward, "\n".join(sorted(upward))
 
