@@ -9,7 +9,6 @@ import typer
 
 from toolscale.atomic import write_atomically
 from toolscale.domain.loader import load_spec
-from toolscale.schemas import schema_texts
 from toolscale.spec.errors import SpecError
 
 app = typer.Typer(no_args_is_help=True, help="Validate domain specs and publish the JSON Schemas.")
@@ -36,6 +35,8 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="domain.yaml files
 @app.command()
 def schema() -> None:
     """Regenerate the JSON Schemas in schemas/ (domain spec and task record) from the models."""
+    from toolscale.schemas import schema_texts  # the task record's models: synthesis, verifier, Jinja
+
     for path, text in schema_texts().items():
         write_atomically(path, text)
         typer.echo(f"wrote {path}")
