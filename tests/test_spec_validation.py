@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
-from toolscale.domain.loader import domain_names, load_spec
+from toolscale.cli import app
+from toolscale.domain.loader import SPEC_FILE, domain_dir, domain_names, load_spec
 from toolscale.schemas import SCHEMAS_DIR, schema_texts
 from toolscale.spec.errors import SpecError
 
@@ -312,3 +314,9 @@ def test_json_schema_accepts_the_shipped_specs() -> None:
     for name in domain_names():
         document = json.loads(json.dumps(yaml.safe_load((Path("domains") / name / "domain.yaml").read_text()), default=str))
         assert validator.is_valid(document), name
+
+
+def test_cli_validate_accepts_domain_folders() -> None:
+    result = CliRunner().invoke(app, ["spec", "validate", str(domain_dir("bank")), str(domain_dir("weather") / SPEC_FILE)])
+    assert result.exit_code == 0, result.output
+    assert f"{domain_dir('bank') / SPEC_FILE}: ok" in result.output
