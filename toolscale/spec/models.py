@@ -215,6 +215,18 @@ class Tool(_Strict):
     result: Result | None = None
 
 
+class Invariant(_Strict):
+    """A rule of the domain its populated data must keep, as a query for the rows that break it."""
+
+    name: Identifier
+    description: str = Field(min_length=1, description="The rule in words, reported with the first row that breaks it.")
+    query: str = Field(
+        min_length=1,
+        description="A SELECT returning the rows that break the rule (the clock may be used as :now and :today); "
+        "`toolscale populate` fails when it returns any row, at every size and seed.",
+    )
+
+
 class DomainSpec(_Strict):
     spec_version: Literal[1] = 1
     name: Identifier
@@ -223,6 +235,11 @@ class DomainSpec(_Strict):
     tables: list[Table] = Field(min_length=1)
     caller: Caller
     tools: list[Tool] = Field(min_length=1)
+    invariants: list[Invariant] = Field(
+        default=[],
+        description="Rules the populated data must keep beyond its constraints (e.g. one valid policy per provider, "
+        "prices in plausible ranges), each a query that must return no rows.",
+    )
 
     def table(self, name: str) -> Table | None:
         return next((table for table in self.tables if table.name == name), None)
