@@ -281,6 +281,7 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
         "invariants[0].query",
         "Field required",
     ),
+    ("unknown-expert-strength", _set("expert_strengths", ["cooking"]), "expert_strengths[0]", "Input should be 'general'"),
     ("folder-name-mismatch", _set("name", "small"), "name", "differs from its folder name 'tiny'"),
 ]
 

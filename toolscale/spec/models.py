@@ -20,6 +20,8 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")
 ColumnType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
 ParameterType = Literal["string", "integer", "number", "boolean", "array", "object"]
 JsonScalar = str | int | float | bool
+# What an expert model is good at (catalog/models.yaml); a domain names the kinds of help its tasks can use.
+ExpertStrength = Literal["general", "reasoning", "tool-use", "math", "code"]
 
 
 class _Strict(BaseModel):
@@ -235,6 +237,12 @@ class DomainSpec(_Strict):
     tables: list[Table] = Field(min_length=1)
     caller: Caller
     tools: list[Tool] = Field(min_length=1)
+    expert_strengths: list[ExpertStrength] = Field(
+        default=["general", "reasoning", "tool-use"],
+        min_length=1,
+        description="The kinds of expert help this domain's tasks can use: a task offers only catalog models "
+        "(catalog/models.yaml) good at one of them, so no math specialist is offered for a restaurant booking.",
+    )
     invariants: list[Invariant] = Field(
         default=[],
         description="Rules the populated data must keep beyond its constraints (e.g. one valid policy per provider, "
