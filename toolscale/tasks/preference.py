@@ -1,8 +1,9 @@
 """Per-task preference vectors, model aliases and pricing (DESIGN.md, Reward).
 
-Each task gets its own draw: which concrete models stand behind the aliases expert-1..N, what they
-cost and how slow they are, and how much the user weighs accuracy, cost, latency and each alias.
-Drawing them per task from configurable ranges makes a policy read them rather than memorize them.
+Each task gets its own draw: which real models of the catalog (`catalog/models.yaml`) stand behind
+the aliases expert-1..N, what they cost and how slow they are (around their list figures, within a
+configured factor), and how much the user weighs accuracy, cost, latency and each alias. Drawing
+them per task makes a policy read them rather than memorize them.
 """
 
 from __future__ import annotations
