@@ -14,10 +14,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from toolscale.resources import data_dir
 from toolscale.spec.errors import format_location
 from toolscale.spec.models import ExpertStrength
 
-CATALOG_FILE = Path(__file__).resolve().parents[2] / "catalog" / "models.yaml"
+CATALOG_FILE = data_dir("catalog") / "models.yaml"
 
 
 class CatalogError(ValueError):
