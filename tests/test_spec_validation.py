@@ -69,6 +69,11 @@ def _drop(path: str) -> Callable[[Spec], None]:
 
 SELECT_ORDER = "SELECT 1 FROM orders WHERE order_id = :order_id"
 
+
+def _invariant(query: str) -> dict[str, str]:
+    return {"name": "no_negative_totals", "description": "An order's total is never negative.", "query": query}
+
+
 # (case id, mutation, expected location, expected reason fragment)
 MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
     ("unknown-top-level-key", _set("colour", "blue"), "colour", "Extra inputs are not permitted"),
@@ -248,6 +253,37 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
         "must use {seq}",
     ),
     ("missing-result", _drop("tools.0.result"), "tools[0].result", "needs a result query"),
+    (
+        "invariant-unknown-column",
+        _set("invariants", [_invariant("SELECT order_id FROM orders WHERE colour = 'red'")]),
+        "invariants[0].query",
+        "no such column: colour",
+    ),
+    (
+        "invariant-that-writes",
+        _set("invariants", [_invariant("DELETE FROM lines WHERE amount < 0")]),
+        "invariants[0].query",
+        "must only read, but it writes ['lines']",
+    ),
+    (
+        "invariant-unknown-parameter",
+        _set("invariants", [_invariant("SELECT order_id FROM orders WHERE total > :cap")]),
+        "invariants[0].query",
+        "uses parameter :cap, which is not declared",
+    ),
+    (
+        "invariant-duplicate-name",
+        _set("invariants", [_invariant("SELECT 1 FROM orders WHERE total < 0")] * 2),
+        "invariants",
+        "invariant 'no_negative_totals' is declared more than once",
+    ),
+    (
+        "invariant-without-query",
+        _set("invariants", [{"name": "empty", "description": "x"}]),
+        "invariants[0].query",
+        "Field required",
+    ),
+    ("unknown-expert-strength", _set("expert_strengths", ["cooking"]), "expert_strengths[0]", "Input should be 'general'"),
     ("folder-name-mismatch", _set("name", "small"), "name", "differs from its folder name 'tiny'"),
 ]
 

@@ -179,7 +179,7 @@ class Synthesizer:
     def one(self, rng: random.Random, index: int) -> SynthesizedTask | None:
         caller_id = rng.choice(self._callers)
         writes = rng.choices(list(self.config.writes), weights=list(self.config.writes.values()))[0]
-        pricing = draw_pricing(rng, self.config.pricing)
+        pricing = draw_pricing(rng, self.config.pricing, self.database.spec.expert_strengths)
         preference = draw_preference(rng, pricing, self.config.preference)
         with self.database.fork() as env:
             episode = _Episode(env, caller_id)
