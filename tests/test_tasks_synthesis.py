@@ -60,7 +60,19 @@ def test_scenarios_speak_in_the_callers_words() -> None:
             for name, value in action.arguments.items():
                 if name.endswith("_id"):
                     assert str(value) not in text, (name, value, text)
-        assert text.startswith("You are calling bank customer support. You want to ")
+        # Values as people say them: no ISO dates, no snake_case enum values, no "(s)" plurals.
+        assert not re.search(r"\d{4}-\d{2}-\d{2}|\b[a-z]+_[a-z_]+\b|\(s\)", text), text
+
+
+def test_scenarios_vary_their_openings_and_phrasings() -> None:
+    """The same goal is asked for in several ways, and calls open in several ways."""
+    made = tasks(1, 120)
+    openings = {task.scenario.reason_for_call.split(".")[0] for task in made}
+    assert len(openings) >= 8, openings
+    pay = [task for task in made if task.goals == ("pay_payee",)]
+    wordings = {re.sub(r"\d+", "#", task.scenario.reason_for_call.split("pay")[-1]) for task in pay}
+    assert len(wordings) >= 3, wordings
+    assert all(task.scenario.persona for task in made)
 
 
 def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
@@ -126,21 +138,62 @@ def test_catalogue_keys_are_public_words_not_leaked_ids() -> None:
 
 
 def test_conditional_steps_follow_the_value_the_agent_reads() -> None:
-    """'If X is then below T, also do Y': Y is a gold action exactly when the reported X is below T."""
+    """'If X is then below T, also do Y': Y is a gold action exactly when the reported X is below T, and T
+    lies close to X on either side (never a line the domain's values cannot reach)."""
     spec = load_domain("bank")
-    always = SynthesisConfig(writes={2: 1.0}, conditional=1.0)
+    always = SynthesisConfig(writes={2: 1.0}, conditional=1.0, information=0, refusal=0)
     synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), always)
     verifier = Verifier(bank())
     taken = untaken = 0
     for task in synth.synthesize(0, range(500)):
-        if task is None or not task.conditional:
+        if task is None or task.kind != "conditional" or not task.communicate_info:
             continue
-        match = re.search(r"is then below (\d+)", task.scenario.reason_for_call)
-        assert match is not None
-        below = float(task.communicate_info[0]) < float(match.group(1))
+        match = re.search(r"(?:below|under|less than) (\d+(?:\.\d+)?)", task.scenario.reason_for_call)
+        assert match is not None, task.scenario.reason_for_call
+        value, threshold = float(task.communicate_info[0]), float(match.group(1))
+        below = value < threshold
         assert below == (len(task.goals) == 2), task.scenario.reason_for_call
-        assert below != task.scenario.reason_for_call.endswith("(otherwise nothing more).")
+        assert abs(threshold - value) <= 0.2 * value + 2, (value, threshold)
         assert verifier.verify(task.candidate).kept
         taken, untaken = taken + below, untaken + (not below)
     assert taken >= 3
     assert untaken >= 3
+
+
+def test_information_tasks_only_read_and_must_be_answered() -> None:
+    """A caller who only wants to know something: no writes, kept by the verifier, and what the agent
+    must tell is nowhere in the scenario (so doing nothing, or guessing from the request, fails)."""
+    informing = SynthesisConfig(information=1.0)
+    spec = load_domain("bank")
+    synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), informing)
+    verifier = Verifier(bank())
+    made = [task for task in synth.synthesize(0, range(40)) if task is not None]
+    assert len(made) >= 30
+    for task in made:
+        assert task.kind == "information"
+        assert not any(bank().tools[action.name].writes for action in task.actions)
+        assert task.communicate_info
+        assert not any(info in task.scenario.text for info in task.communicate_info), task.scenario.text
+        assert verifier.verify(task.candidate).kept, verifier.verify(task.candidate).reasons
+
+
+def test_refusal_tasks_leave_the_forbidden_write_undone() -> None:
+    """Beside allowed asks, one the tools forbid: the gold does only the allowed ones, the forbidden write
+    still fails on the final state, and an nl_assertion records the refusal."""
+    refusing = SynthesisConfig(information=0, refusal=1.0)
+    spec = load_domain("bank")
+    synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), refusing)
+    verifier = Verifier(bank())
+    made = [task for task in synth.synthesize(0, range(60)) if task is not None and task.kind == "refusal"]
+    kept = [task for task in made if verifier.verify(task.candidate).kept]
+    assert len(made) >= 30
+    assert len(kept) >= 0.8 * len(made)
+    for task in kept:
+        (forbidden,) = task.forbidden
+        assert forbidden not in task.actions
+        (assertion,) = task.nl_assertions
+        assert assertion.startswith("The agent declines")
+        with bank().fork() as env:
+            for action in task.actions:
+                assert env.call(action.name, dict(action.arguments)).ok
+            assert env.call(forbidden.name, dict(forbidden.arguments)).reason in ("precondition", "constraint")
