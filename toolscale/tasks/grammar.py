@@ -99,7 +99,8 @@ class Goal(_Strict):
     )
     tell: dict[Identifier, Phrasings] = Field(
         default={},
-        description="Result keys the agent must tell the caller (they become communicate_info), each as a noun "
+        description="Result keys (of the output object, or of an object inside it) the agent must tell the caller "
+        "(they become communicate_info), each as a noun "
         "phrase naming what the caller wants to hear; {parameter} renders as in `ask`, e.g. "
         "{from_balance: 'the balance left in your {from_account_id}'}. A goal whose tool is a read is an "
         "information goal: it needs `tell`, and its task makes no write.",

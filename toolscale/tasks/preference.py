@@ -147,7 +147,7 @@ class SynthesisConfig(_Strict):
         description="Chance that a task only asks to be told something (the grammar's goals whose tool is a read): no writes.",
     )
     refusal: float = Field(
-        default=0.2,
+        default=0.25,
         ge=0,
         le=1,
         description="Chance that a write task also carries an ask a tool's rules forbid (the grammar's refusals).",

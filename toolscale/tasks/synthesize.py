@@ -200,6 +200,11 @@ class Synthesizer:
         self._write_goals = [goal for goal in grammar.goals if tools[goal.tool].writes]
         self._questions = [goal for goal in grammar.goals if not tools[goal.tool].writes]
         self._pools: dict[str, list[Any]] = {}
+        self._key_lookups = [
+            f"SELECT 1 FROM {table.name} WHERE {table.primary_key.name} = ?"
+            for table in spec.tables
+            if table.primary_key.type == "text" and table.data is None
+        ]
         templates = SandboxedEnvironment(
             loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
         )
@@ -353,9 +358,9 @@ class Synthesizer:
                 if output is None:
                     continue
                 tells = tuple(
-                    (fill(rng.choice(phrasings(phrase)), words), output[key])
+                    (fill(rng.choice(phrasings(phrase)), words), value)
                     for key, phrase in goal.tell.items()
-                    if isinstance(output, Mapping) and output.get(key) is not None
+                    if (value := _result_value(output, key)) is not None
                 )
                 return _Step(goal.tool, ask, tells)
         return None
@@ -381,11 +386,16 @@ class Synthesizer:
         """Whether the forbidden write is refused whenever the agent might try it: no allowed write touches a
         row it names, and the tool still refuses it once they are done (the episode ends here, so trying it
         changes nothing that is kept)."""
-        named = {value for name, value in refused.arguments.items() if name != self._caller_key}
+        named = {value for name, value in refused.arguments.items() if name != self._caller_key and self._is_key(env, value)}
         for action in actions:
             if self.database.tools[action.name].writes and named & set(leaves(dict(action.arguments))):
                 return False
         return env.call(refused.tool, refused.arguments).reason in REFUSED_BY
+
+    def _is_key(self, env: Environment, value: Any) -> bool:
+        """Whether `value` names a row (a key of a table that is not a fixed catalogue): a plan name or a
+        billing cycle two writes share does not make them touch the same row."""
+        return isinstance(value, str) and any(env.query(lookup, (value,)) for lookup in self._key_lookups)
 
     def _arguments(self, rng: random.Random, goal: Goal | Refusal, row: Mapping[str, Any], episode: _Episode) -> dict[str, Any]:
         """The goal's values: the write's arguments and its context columns (words and lookup inputs)."""
@@ -573,6 +583,19 @@ _SENTENCE_START = re.compile(r"(^|[.!?]\s+)([a-z])")
 def _sentence_case(text: str) -> str:
     """A capital letter at the start of every sentence, whichever phrasing came first."""
     return _SENTENCE_START.sub(lambda match: match.group(1) + match.group(2).upper(), text)
+
+
+def _result_value(output: Any, key: str) -> Any:
+    """The value of `key` in a tool's object output, or in an object nested one level down (an account's
+    subscription); None when it has none."""
+    if not isinstance(output, Mapping):
+        return None
+    if output.get(key) is not None:
+        return output[key]
+    for child in output.values():
+        if isinstance(child, Mapping) and child.get(key) is not None:
+            return child[key]
+    return None
 
 
 def _keys(value: Any) -> Iterator[str]:
