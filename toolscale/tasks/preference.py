@@ -141,7 +141,7 @@ class SynthesisConfig(_Strict):
         "'if that value is below T' (true or not, half the time each).",
     )
     information: float = Field(
-        default=0.15,
+        default=0.18,
         ge=0,
         le=1,
         description="Chance that a task only asks to be told something (the grammar's goals whose tool is a read): no writes.",
