@@ -90,7 +90,7 @@ def synthesized(domain: str, count: int) -> list[dict[str, Any]]:
 
 def from_output(output: Path, domain: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for path in sorted(output.glob(f"**/{domain}/**/*.parquet")):
+    for path in sorted((output / "data" / domain).glob("*.parquet")):  # the kept tasks of every split
         rows += pq.read_table(path).to_pylist()
     return rows
 
