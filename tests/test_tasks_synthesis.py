@@ -12,8 +12,9 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.spec.errors import SpecError
 from toolscale.spec.loader import domain_dir, load_domain
-from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.spoken import spoken
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 from toolscale.tasks.verify import Verifier
 
@@ -175,6 +176,9 @@ def test_information_tasks_only_read_and_must_be_answered() -> None:
         assert task.communicate_info
         assert not any(info in task.scenario.text for info in task.communicate_info), task.scenario.text
         assert verifier.verify(task.candidate).kept, verifier.verify(task.candidate).reasons
+    # Without values to tell, the same reads teach nothing: the verifier still rejects them.
+    silent = type(made[0].candidate)(made[0].actions, made[0].scenario.text)
+    assert [reason.check for reason in Verifier(bank()).verify(silent).reasons] == ["no_state_change"]
 
 
 def test_refusal_tasks_leave_the_forbidden_write_undone() -> None:
@@ -197,3 +201,59 @@ def test_refusal_tasks_leave_the_forbidden_write_undone() -> None:
             for action in task.actions:
                 assert env.call(action.name, dict(action.arguments)).ok
             assert env.call(forbidden.name, dict(forbidden.arguments)).reason in ("precondition", "constraint")
+
+
+def test_values_are_said_as_people_say_them() -> None:
+    assert spoken("2025-08-02") == "August 2, 2025"
+    assert spoken("2025-10-15T09:00:00") == "October 15, 2025 at 9 AM"
+    assert spoken("2025-10-15T21:30:00") == "October 15, 2025 at 9:30 PM"
+    assert spoken("first_class") == "first class"
+    assert spoken(50.0) == "50"
+    assert spoken("ACC-0000001") == "ACC-0000001"
+    assert spoken("2025-13-45") == "2025-13-45"  # shaped like a date, but not one
+    assert fill("{nights:night} for {guests:person|people}", {"nights": "1", "guests": "3"}) == "1 night for 3 people"
+    assert fill("{nights:night}", {"nights": "2"}) == "2 nights"
+
+
+def test_an_argument_said_in_words_is_grounded() -> None:
+    """Weather's alert metrics are enum values: the scenario says 'temperature max', the write passes
+    'temperature_max', and the verifier counts the value as stated by the caller."""
+    spec = load_domain("weather")
+    database = populate(spec, 150, seed=0)
+    synth = Synthesizer(database, load_grammar(domain_dir("weather") / GRAMMAR_FILE, spec), CONFIG)
+    verifier = Verifier(database)
+    checked = 0
+    for task in synth.synthesize(0, range(300)):
+        alerts = [action for action in task.actions if action.name == "create_alert"] if task else []
+        if not alerts or task is None:
+            continue
+        metric = alerts[0].arguments["metric"]
+        assert metric not in task.scenario.text
+        assert spoken(metric) in task.scenario.text
+        checked += verifier.verify(task.candidate).kept
+    assert checked >= 5
+
+
+def test_grammar_phrasings_and_pools_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / GRAMMAR_FILE
+    path.write_text(
+        "goals:\n"
+        "  - tool: freeze_card\n"
+        "    candidates: SELECT card_id FROM cards\n"
+        "    ask: ['freeze your {card_id}', 'freeze it now']\n"
+        "  - tool: add_payee\n"
+        "    candidates: SELECT :caller_id AS client_id\n"
+        "    values: {name: {faker: no_such_provider}, account_number: {between: [9, 1]}}\n"
+        "    ask: 'add {name} with account number {account_number}'\n"
+        "refusals:\n"
+        "  - {tool: get_account, candidates: SELECT 1, ask: x, because: y}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_grammar(path, load_domain("bank"))
+    issues = {(issue.location, issue.reason) for issue in raised.value.issues}
+    assert issues == {
+        ("goals[0].ask[1]", "names [], not the same fields as the first phrasing ['card_id']"),
+        ("goals[1].values.name", "Faker has no provider 'no_such_provider' for locale 'en_US'"),
+        ("goals[1].values.account_number", "'between' must be [low, high] with low <= high"),
+        ("refusals[0].tool", "'get_account' is not a write tool of domain 'bank'"),
+    }
