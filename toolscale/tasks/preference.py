@@ -257,6 +257,18 @@ class SynthesisConfig(_Strict):
         description="Chance that a write following one whose result the caller asks to be told is requested only "
         "'if that value is below T' (true or not, half the time each).",
     )
+    information: float = Field(
+        default=0.18,
+        ge=0,
+        le=1,
+        description="Chance that a task only asks to be told something (the grammar's goals whose tool is a read): no writes.",
+    )
+    refusal: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Chance that a write task also carries an ask a tool's rules forbid (the grammar's refusals).",
+    )
     pricing: PricingConfig = PricingConfig()
     preference: PreferenceConfig = PreferenceConfig()
 
