@@ -65,7 +65,8 @@ def test_gold_actions_reach_the_expected_state_and_are_recorded() -> None:
     env = started(task)
     outputs = [call(env, action.name, action.arguments) for action in task.actions]
     episode = episode_of(env)
-    assert episode.final_hash == task.verification.expected_final_hash
+    assert episode.environment.state_hash() == task.verification.expected_final_hash
+    assert episode.final_hash == task.verification.expected_outcome_hash
     assert episode.gold_done == len(task.actions)
     assert [record.name for record in episode.calls] == [action.name for action in task.actions]
     assert all(record.ok and record.seconds == task.pricing.tool_seconds_per_call for record in episode.calls)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
+from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import TaskGrammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import DatabaseRef, Provenance, ToolScaleTask, task_record
@@ -77,7 +78,7 @@ def synthesize_domain(
     candidates = synthesizer.synthesize(seed, indices)
     total = kept_target if kept_target is not None else len(indices) if isinstance(indices, Sized) else None
     progress_bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
-    with Verifier(database) as verifier, progress_bar as bar:
+    with Verifier(database, grammar_words(grammar)) as verifier, progress_bar as bar:
         for task in candidates:
             bar.update(1 if kept_target is None else 0)
             funnel["generated"] += 1
