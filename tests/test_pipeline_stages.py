@@ -68,4 +68,4 @@ def test_writes_kept_in_an_earlier_unit_are_rejected_as_duplicates_naming_the_ta
     rejected = [task for name, data in files.files.items() if name.startswith("rejected/") for task in read_parquet_tasks(data)]
     duplicates = [task for task in rejected if task.verification.reasons[0].check == "duplicate"]
     assert len(duplicates) >= len(once)
-    assert duplicates[0].verification.reasons[0].detail == f"the same writes as task {once[0].id}, kept from an earlier unit"
+    assert duplicates[0].verification.reasons[0].detail == f"the same writes as task {once[0].id}, verified in an earlier unit"

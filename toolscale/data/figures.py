@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolscale.tasks.near_duplicates import near_duplicate_key, near_duplicate_share
+from toolscale.tasks.near_duplicates import near_duplicate_share, task_key
 from toolscale.tasks.record import ToolScaleTask
 
 SAMPLE_SIZE = 114
@@ -51,18 +51,6 @@ def task_kind(task: ToolScaleTask, writes: int) -> str:
     return "write"
 
 
-def writes_of(task: ToolScaleTask, tool_kinds: Mapping[str, str]) -> list[str]:
-    return [action.name for action in task.actions if tool_kinds.get(action.name) == "write"]
-
-
-def wording_of(task: ToolScaleTask) -> list[str]:
-    """The texts near-duplicates are compared by: reason_for_call and task_instructions."""
-    instructions = task.user_scenario.instructions
-    if isinstance(instructions, str):
-        return [instructions]
-    return [instructions.reason_for_call, instructions.task_instructions]
-
-
 def reason_for_call(task: ToolScaleTask) -> str:
     instructions = task.user_scenario.instructions
     return instructions if isinstance(instructions, str) else instructions.reason_for_call
@@ -72,8 +60,7 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
     texts = [reason_for_call(task) for task in kept]
     samples = [texts[start : start + SAMPLE_SIZE] for start in range(0, len(texts) - SAMPLE_SIZE + 1, SAMPLE_SIZE)] or [texts]
     ratios = [trigram_ratio(sample) for sample in samples]
-    writes = [writes_of(task, tool_kinds) for task in kept]
-    kinds = Counter(task_kind(task, len(names)) for task, names in zip(kept, writes, strict=True))
+    kinds = Counter(task_kind(task, sum(tool_kinds.get(action.name) == "write" for action in task.actions)) for task in kept)
     return {
         "reason_for_call_3gram_ratio": {
             "mean": round(sum(ratios) / len(ratios), 4),
@@ -81,9 +68,6 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
             "samples": len(samples),
             "sample_size": min(SAMPLE_SIZE, len(texts)),
         },
-        "near_duplicate_share": round(
-            near_duplicate_share([near_duplicate_key(names, wording_of(task)) for task, names in zip(kept, writes, strict=True)]),
-            4,
-        ),
+        "near_duplicate_share": round(near_duplicate_share([task_key(task, tool_kinds) for task in kept]), 4),
         "kinds": {kind: kinds.get(kind, 0) for kind in KINDS} | dict(sorted(kinds.items())),
     }

@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from toolscale.data.export import by_split, domain_shards, parquet_bytes, read_parquet_tasks, sharded
-from toolscale.data.figures import domain_figures, wording_of, writes_of
+from toolscale.data.figures import domain_figures
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.populate.stage import populate
 from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
-from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_key
+from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import ReasonRecord, ToolScaleTask
+from toolscale.tasks.record import ToolScaleTask, rejected_as
 from toolscale.tasks.run import FUNNEL_STAGES, NO_GOAL, SynthesisResult, synthesize_domain
 from toolscale.tasks.synthesize import PROMPTS_DIR
-from toolscale.tasks.verify import Action, CheckName, normalized_writes
+from toolscale.tasks.verify import Action, normalized_writes
 
 
 def synthesis_inputs_digest(domain: str) -> str:
@@ -107,16 +107,14 @@ def export_stage(
             continue
         key = normalized_writes(loaded, [Action(action.name, action.arguments) for action in task.actions])
         if key in seen:
-            rejected.append(_rejected_as(task, "duplicate", f"the same writes as task {seen[key]}, kept from an earlier unit"))
+            rejected.append(rejected_as(task, "duplicate", f"the same writes as task {seen[key]}, verified in an earlier unit"))
             continue
-        near_key = near_duplicate_key(writes_of(task, tool_kinds), wording_of(task))
-        if not near.admit(near_key, task.id):
-            detail = (
-                f"the same writes and wording (values aside) as task {near.first_of(near_key)}; near-duplicates are at their cap"
-            )
-            rejected.append(_rejected_as(task, "near_duplicate", detail))
-            continue
+        # A near-duplicate's writes count as seen all the same: a sequential pass's verifier saw them too.
         seen[key] = task.id
+        near_key = task_key(task, tool_kinds)
+        if not near.admit(near_key, task.id):
+            rejected.append(rejected_as(task, "near_duplicate", near_duplicate_detail(near.first_of(near_key))))
+            continue
         kept.append(task)
     if len(kept) < tasks:
         return DomainExport(files={}, stats={}, counts={}, missing=tasks - len(kept))
@@ -127,12 +125,6 @@ def export_stage(
     counts = {split: len(members) for split, members in groups.items()}
     stats = result.stats(tool_kinds) | {"figures": domain_figures(kept, tool_kinds)}
     return DomainExport(files=files, stats=stats, counts=counts, rejected=len(rejected))
-
-
-def _rejected_as(task: ToolScaleTask, check: CheckName, detail: str) -> ToolScaleTask:
-    reason = ReasonRecord(check=check, detail=detail)
-    verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
-    return task.model_copy(update={"verification": verification})
 
 
 def _funnel(candidates: int, kept: Sequence[ToolScaleTask], rejected: Sequence[ToolScaleTask]) -> dict[str, int]:

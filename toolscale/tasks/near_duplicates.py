@@ -18,7 +18,9 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from toolscale.tasks.record import ToolScaleTask
 
 _NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
@@ -45,6 +47,26 @@ def near_duplicate_key(writes: Sequence[str], texts: Sequence[str]) -> str:
     """What near-duplicates share: the write tools in order and the masked wording of `texts`."""
     joined = "\x1f".join([*writes, "\x1e", *(wording(text) for text in texts)])
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def writes_of(task: ToolScaleTask, tool_kinds: Mapping[str, str]) -> list[str]:
+    return [action.name for action in task.actions if tool_kinds.get(action.name) == "write"]
+
+
+def wording_of(task: ToolScaleTask) -> list[str]:
+    """The texts near-duplicates are compared by: reason_for_call and task_instructions."""
+    instructions = task.user_scenario.instructions
+    if isinstance(instructions, str):
+        return [instructions]
+    return [instructions.reason_for_call, instructions.task_instructions]
+
+
+def task_key(task: ToolScaleTask, tool_kinds: Mapping[str, str]) -> str:
+    return near_duplicate_key(writes_of(task, tool_kinds), wording_of(task))
+
+
+def near_duplicate_detail(first: str | None) -> str:
+    return f"the same writes and wording (values aside) as task {first}; near-duplicates are at their cap"
 
 
 def near_duplicate_share(keys: Sequence[str]) -> float:

@@ -92,6 +92,13 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     return "easy"
 
 
+def rejected_as(task: ToolScaleTask, check: CheckName, detail: str) -> ToolScaleTask:
+    """A kept record rejected by a check made after verification (duplicates across units, near-duplicates)."""
+    reason = ReasonRecord(check=check, detail=detail)
+    verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
+    return task.model_copy(update={"verification": verification})
+
+
 def task_record(
     task: SynthesizedTask, verdict: Verdict, *, domain: str, database: DatabaseRef, provenance: Provenance
 ) -> ToolScaleTask:
