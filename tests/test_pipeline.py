@@ -93,7 +93,9 @@ def test_kept_tasks_are_those_a_single_sequential_synthesis_keeps(finished: tupl
     spec = load_domain("bank")
     database = DomainDatabase.load(spec, output / "databases" / "bank.sqlite")
     grammar = load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec)
-    sequential = synthesize_domain(database, grammar, SynthesisConfig(), seed=4, indices=range(200), kept_target=45)
+    sequential = synthesize_domain(
+        database, grammar, SynthesisConfig(), seed=4, indices=range(200), kept_target=45, max_near_duplicate_share=0.2
+    )
     shards = sorted((output / "data" / "bank").glob("*.parquet"))
     exported = [row_to_task(row) for path in shards for row in pq.read_table(path).to_pylist()]
     assert sorted(task.id for task in exported) == sorted(task.id for task in sequential.kept)

@@ -57,6 +57,7 @@ def test_kept_records_carry_the_final_state_their_actions_reach() -> None:
             for action in record.actions:
                 assert env.call(action.name, action.arguments).ok
             assert env.state_hash() == record.verification.expected_final_hash
+            assert env.outcome_hash() == record.verification.expected_outcome_hash
             assert env.state_diff() == record.verification.expected_diff
 
 

@@ -12,6 +12,7 @@ from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.spec.errors import SpecError
+from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.spoken import spoken
@@ -102,19 +103,19 @@ GRAMMAR_DOMAINS = sorted(path.parent.name for path in domain_dir("bank").parent.
 
 @pytest.mark.parametrize("domain", GRAMMAR_DOMAINS)
 def test_every_grammar_yields_verified_tasks_covering_the_tools(domain: str) -> None:
-    """Per domain: most candidates verify, every write tool and 80% of the read tools are gold actions."""
+    """Per domain: most candidates verify, every write tool and 80% of the read tools are gold actions.
+
+    Most, not 80%: the verifier also rejects what the template grammars still make, values to tell that
+    prove nothing (medicine's coverage "70"), rows named only by columns no read returns, repeated writes."""
     spec = load_domain(domain)
     database = populate(spec, 150, seed=0)
-    made = [
-        task
-        for task in Synthesizer(database, load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec), CONFIG).synthesize(0, range(300))
-        if task
-    ]
-    verifier = Verifier(database)
+    grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec)
+    made = [task for task in Synthesizer(database, grammar, CONFIG).synthesize(0, range(300)) if task]
+    verifier = Verifier(database, grammar_words(grammar))
     verdicts = [verifier.verify(task.candidate) for task in made]
     kept = [task for task, verdict in zip(made, verdicts, strict=True) if verdict.kept]
     rejected = sorted({f"{reason.check}: {reason.detail}" for verdict in verdicts for reason in verdict.reasons})
-    assert len(kept) >= 0.8 * 300, rejected[:10]
+    assert len(kept) >= 0.6 * 300, rejected[:10]
     used = {action.name for task in kept for action in task.actions}
     writes = {tool.name for tool in spec.tools if tool.kind == "write"}
     reads = {tool.name for tool in spec.tools if tool.kind == "read"}

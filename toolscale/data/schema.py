@@ -131,6 +131,7 @@ TASK_SCHEMA = pa.schema(
                     ("verdict", _text),
                     ("reasons", pa.list_(pa.struct([("check", _text), ("detail", _text), ("action_index", pa.int64())]))),
                     ("expected_final_hash", _text),
+                    ("expected_outcome_hash", _text),
                     ("expected_diff", _text),  # JSON text
                     (
                         "trace",

@@ -65,7 +65,10 @@ class TraceRecord(_Strict):
 class Verification(_Strict):
     verdict: Literal["kept", "rejected"]
     reasons: list[ReasonRecord]
-    expected_final_hash: str
+    expected_final_hash: str  # the state the gold actions reach, exactly (ids as they generated them)
+    # The same state with ids generated during the episode named by content: what the outcome compares,
+    # so any order of independent writes that writes the same rows passes (`toolscale.engine.outcome`).
+    expected_outcome_hash: str
     expected_diff: StateDiff
     trace: list[TraceRecord] | None = None  # kept for rejected candidates, so reviewers see what happened
 
@@ -98,6 +101,13 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     if writes == 2 or actions >= 6 or tools >= 5:
         return "medium"
     return "easy"
+
+
+def rejected_as(task: ToolScaleTask, check: CheckName, detail: str) -> ToolScaleTask:
+    """A kept record rejected by a check made after verification (duplicates across units, near-duplicates)."""
+    reason = ReasonRecord(check=check, detail=detail)
+    verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
+    return task.model_copy(update={"verification": verification})
 
 
 def task_record(
@@ -143,6 +153,7 @@ def task_record(
             verdict="kept" if verdict.kept else "rejected",
             reasons=[ReasonRecord(check=r.check, detail=r.detail, action_index=r.action_index) for r in verdict.reasons],
             expected_final_hash=verdict.final_hash,
+            expected_outcome_hash=verdict.outcome_hash,
             expected_diff=verdict.final_diff,
             trace=None
             if verdict.kept

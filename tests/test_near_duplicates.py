@@ -1,0 +1,67 @@
+"""Near-duplicates (same writes, same wording values aside) and the per-domain figures of what tasks teach."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from toolscale.data.card import dataset_card
+from toolscale.data.figures import domain_figures, trigram_ratio
+from toolscale.domain.loader import domain_dir, load_domain
+from toolscale.populate.stage import populate
+from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_share, task_key, wording
+from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.run import SynthesisResult, synthesize_domain
+
+
+def test_wording_masks_values_but_not_words() -> None:
+    one = "You want to pay 85 to your saved payee Moore-Patterson on 2025-08-02, email jo@example.com, two times."
+    other = "You want to pay 1,200.50 to your saved payee Lee on 2026-01-15, email x.y@example.org, three times."
+    assert wording(one) == wording(other)
+    assert wording(one) != wording(one.replace("pay", "send"))
+
+
+def test_the_cap_admits_near_duplicates_up_to_its_share_of_the_tasks() -> None:
+    cap = NearDuplicateCap(tasks=10, max_share=0.2)  # at most 2 of 10 tasks share their key
+    assert [cap.admit(key, f"t{n}") for n, key in enumerate("AAAB")] == [True, True, False, True]
+    assert cap.first_of("A") == "t0"
+    assert near_duplicate_share(["A", "A", "B", "C"]) == 0.5
+
+
+@cache
+def _bank(share: float | None) -> SynthesisResult:
+    spec = load_domain("bank")
+    grammar = load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec)
+    return synthesize_domain(
+        populate(spec, 60, seed=0), grammar, SynthesisConfig(), seed=0, indices=range(80), max_near_duplicate_share=share
+    )
+
+
+def test_synthesis_rejects_near_duplicates_past_the_cap_naming_the_first() -> None:
+    kinds = {tool.name: tool.kind for tool in load_domain("bank").tools}
+    uncapped, capped = _bank(None), _bank(0.0)
+    assert uncapped.funnel["near_duplicate"] == 0
+    keys = [task_key(task, kinds) for task in uncapped.kept]
+    assert near_duplicate_share(keys) > 0  # the template grammar repeats itself
+    assert capped.funnel["near_duplicate"] > 0
+    assert near_duplicate_share([task_key(task, kinds) for task in capped.kept]) == 0
+    rejected = [task for task in capped.rejected if task.verification.reasons[0].check == "near_duplicate"]
+    first = {task_key(task, kinds): task.id for task in capped.kept}
+    assert all(first[task_key(task, kinds)] in task.verification.reasons[0].detail for task in rejected)
+
+
+def test_figures_measure_variety_near_duplicates_and_kinds_and_the_card_shows_them() -> None:
+    assert trigram_ratio(["a b c a b c"]) == 0.75  # a-b-c, b-c-a, c-a-b, a-b-c: 3 distinct of 4
+    kinds = {tool.name: tool.kind for tool in load_domain("bank").tools}
+    result = _bank(None)
+    figures = domain_figures(result.kept, kinds)
+    assert 0 < figures["reason_for_call_3gram_ratio"]["min"] <= figures["reason_for_call_3gram_ratio"]["mean"] < 1
+    assert figures["near_duplicate_share"] == round(near_duplicate_share([task_key(t, kinds) for t in result.kept]), 4)
+    assert sum(figures["kinds"].values()) == len(result.kept)
+    conditional = sum(" is then below " in task.user_scenario.instructions.reason_for_call for task in result.kept)
+    assert figures["kinds"]["conditional"] == conditional
+    card = dataset_card(
+        "t", {"bank": {"train": 1}}, {"bank": 0}, {"bank": result.funnel}, list(result.funnel), "c" * 16, {"bank": figures}
+    )
+    row = next(line for line in card.splitlines() if line.startswith("| bank |") and "%" in line)
+    assert f"{figures['near_duplicate_share']:.1%}" in row
