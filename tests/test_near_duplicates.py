@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Mapping
+
+import pytest
 
 from toolscale.data.card import dataset_card
 from toolscale.data.figures import domain_figures, trigram_ratio
 from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import populate
+from toolscale.tasks import run
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_share, task_key, wording
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import SynthesisResult, synthesize_domain
 
 
@@ -28,7 +32,6 @@ def test_the_cap_admits_near_duplicates_up_to_its_share_of_the_tasks() -> None:
     assert near_duplicate_share(["A", "A", "B", "C"]) == 0.5
 
 
-@cache
 def _bank(share: float | None) -> SynthesisResult:
     spec = load_domain("bank")
     grammar = load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec)
@@ -37,17 +40,23 @@ def _bank(share: float | None) -> SynthesisResult:
     )
 
 
-def test_synthesis_rejects_near_duplicates_past_the_cap_naming_the_first() -> None:
+def write_tools_only(task: ToolScaleTask, kinds: Mapping[str, str]) -> str:
+    """A coarser key than task_key (writes alone, wording ignored): the grammar's phrasings make real
+    near-duplicates rare in 80 tasks, and the test is about what the funnel does with them."""
+    return " ".join(action.name for action in task.actions if kinds[action.name] == "write")
+
+
+def test_synthesis_rejects_near_duplicates_past_the_cap_naming_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
     kinds = {tool.name: tool.kind for tool in load_domain("bank").tools}
+    monkeypatch.setattr(run, "task_key", write_tools_only)
     uncapped, capped = _bank(None), _bank(0.0)
     assert uncapped.funnel["near_duplicate"] == 0
-    keys = [task_key(task, kinds) for task in uncapped.kept]
-    assert near_duplicate_share(keys) > 0  # the template grammar repeats itself
+    assert near_duplicate_share([write_tools_only(task, kinds) for task in uncapped.kept]) > 0
     assert capped.funnel["near_duplicate"] > 0
-    assert near_duplicate_share([task_key(task, kinds) for task in capped.kept]) == 0
+    assert near_duplicate_share([write_tools_only(task, kinds) for task in capped.kept]) == 0
     rejected = [task for task in capped.rejected if task.verification.reasons[0].check == "near_duplicate"]
-    first = {task_key(task, kinds): task.id for task in capped.kept}
-    assert all(first[task_key(task, kinds)] in task.verification.reasons[0].detail for task in rejected)
+    first = {write_tools_only(task, kinds): task.id for task in capped.kept}
+    assert all(first[write_tools_only(task, kinds)] in task.verification.reasons[0].detail for task in rejected)
 
 
 def test_figures_measure_variety_near_duplicates_and_kinds_and_the_card_shows_them() -> None:
@@ -58,8 +67,8 @@ def test_figures_measure_variety_near_duplicates_and_kinds_and_the_card_shows_th
     assert 0 < figures["reason_for_call_3gram_ratio"]["min"] <= figures["reason_for_call_3gram_ratio"]["mean"] < 1
     assert figures["near_duplicate_share"] == round(near_duplicate_share([task_key(t, kinds) for t in result.kept]), 4)
     assert sum(figures["kinds"].values()) == len(result.kept)
-    conditional = sum(" is then below " in task.user_scenario.instructions.reason_for_call for task in result.kept)
-    assert figures["kinds"]["conditional"] == conditional
+    for kind in ("write", "information", "refusal", "conditional"):
+        assert figures["kinds"].get(kind, 0) == sum(task.kind == kind for task in result.kept), kind
     card = dataset_card(
         "t", {"bank": {"train": 1}}, {"bank": 0}, {"bank": result.funnel}, list(result.funnel), "c" * 16, {"bank": figures}
     )
