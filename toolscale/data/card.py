@@ -46,9 +46,11 @@ def dataset_card(
     funnels: Mapping[str, Mapping[str, int]],
     stages: Sequence[str],
     content: str,
+    review: Mapping[str, int] | None = None,
 ) -> str:
     """`counts`: kept tasks per domain and split; `rejected`: rejected candidates per domain; `funnels`: candidates
-    per domain at each of the `stages`; `content`: a digest of every exported file."""
+    per domain at each of the `stages`; `content`: a digest of every exported file; `review`: reviewed, approved
+    and flagged task counts of the reviewers' labels."""
     domains = sorted(counts)
     splits = _split_order(counts)
     header = {
@@ -91,6 +93,14 @@ def dataset_card(
         "|---|" + "---:|" * len(stages),
     ]
     lines += [_row(d, [funnels[d][stage] for stage in stages]) for d in sorted(funnels)]
+    if review and review.get("reviewed"):
+        lines += [
+            "",
+            "## Review",
+            "",
+            f"Reviewers labelled {review['reviewed']:,} tasks: {review['approved']:,} approved, {review['flagged']:,} flagged. "
+            "Flagged tasks are left out of the data and counted as `reviewer_flagged` in the funnel.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
+from toolscale.data.labels import LABELS_FILE, LabelError, flagged_digest, flagged_notes, read_labels, review_counts
 from toolscale.data.plots import funnel_png
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
@@ -68,6 +69,7 @@ class _Domain:
     fingerprint: str
     export_fingerprint: str
     max_units: int
+    flagged: dict[str, str]  # kept tasks a reviewer flagged, with their notes: the export drops them
 
 
 class _Run:
@@ -76,6 +78,11 @@ class _Run:
         self.out = config.output_dir
         self.manifest_path = self.out / MANIFEST_FILE
         self.summary = RunSummary()
+        try:
+            self.labels = read_labels(self.out / LABELS_FILE)
+        except LabelError as error:
+            raise PipelineError(str(error)) from error
+        self.flagged = flagged_notes(self.labels)
 
     def database_path(self, domain: str) -> Path:
         return self.out / "databases" / f"{domain}.sqlite"
@@ -97,9 +104,12 @@ class _Run:
             str(config.unit_candidates),
             version("toolscale"),
         )
-        export_fingerprint = fingerprint(units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits))
+        flagged = {task: note for task, note in self.flagged.items() if task.startswith(f"{run.name}-")}
+        export_fingerprint = fingerprint(
+            units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits), flagged_digest(flagged)
+        )
         max_units = math.ceil(tasks * config.max_candidates_factor / config.unit_candidates)
-        return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units)
+        return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units, flagged)
 
     # --- the stages -------------------------------------------------------------------------------
 
@@ -172,6 +182,7 @@ class _Run:
                 domain.tasks,
                 dict(self.config.splits),
                 self.config.shard_size,
+                domain.flagged,
             )
             for domain in domains
         ]
@@ -233,12 +244,14 @@ class _Run:
             rejected={name: export.rejected for name, export in exports.items()},
             funnels=funnels,
             stages=FUNNEL_STAGES,
+            review=review_counts(self.labels),
             content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
         )
         stats = {
             "run": self.config.name,
             "seed": self.config.seed,
             "tasks": sum(self.summary.tasks.values()),
+            "review": review_counts(self.labels),
             "domains": {
                 name: {"tasks": export.counts, "rejected": export.rejected, **export.stats} for name, export in exports.items()
             },

@@ -19,10 +19,10 @@ from toolscale.populate.stage import populate
 from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import ReasonRecord, ToolScaleTask
+from toolscale.tasks.record import REVIEWER_FLAGGED, ReasonRecord, ReviewerFlagged, ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES, NO_GOAL, SynthesisResult, synthesize_domain
 from toolscale.tasks.synthesize import PROMPTS_DIR
-from toolscale.tasks.verify import Action, normalized_writes
+from toolscale.tasks.verify import Action, CheckName, normalized_writes
 
 
 def synthesis_inputs_digest(domain: str) -> str:
@@ -80,12 +80,14 @@ def export_stage(
     tasks: int,
     splits: Mapping[str, float],
     shard_size: int,
+    flagged: Mapping[str, str] | None = None,
 ) -> DomainExport:
     """The first `tasks` kept tasks over the units (in candidate order), their shards, rejected shards and stats.
 
     Units are verified independently, so a task may repeat the writes of one kept in an earlier unit;
     it is rejected here as a duplicate naming that task. Only candidates up to the last task taken
-    count, so the export does not depend on how many units were run beyond that.
+    count, so the export does not depend on how many units were run beyond that. A kept task in
+    `flagged` (task id -> reviewer's note) is rejected as `reviewer_flagged`; the next one takes its place.
     """
     loaded = _database(domain, database, database_digest)
     candidates = [task for unit in units for task in read_parquet_tasks(Path(unit))]
@@ -100,7 +102,13 @@ def export_stage(
             continue
         key = normalized_writes(loaded, [Action(action.name, action.arguments) for action in task.actions])
         if key in seen:
-            rejected.append(_as_duplicate(task, seen[key]))
+            rejected.append(_rejected(task, "duplicate", f"the same writes as task {seen[key]}, kept from an earlier unit"))
+            continue
+        if flagged and task.id in flagged:
+            note = flagged[task.id]
+            rejected.append(
+                _rejected(task, REVIEWER_FLAGGED, f"flagged by a reviewer: {note}" if note else "flagged by a reviewer")
+            )
             continue
         seen[key] = task.id
         kept.append(task)
@@ -115,8 +123,8 @@ def export_stage(
     return DomainExport(files=files, stats=stats, counts=counts, rejected=len(rejected))
 
 
-def _as_duplicate(task: ToolScaleTask, original: str) -> ToolScaleTask:
-    reason = ReasonRecord(check="duplicate", detail=f"the same writes as task {original}, kept from an earlier unit")
+def _rejected(task: ToolScaleTask, check: CheckName | ReviewerFlagged, detail: str) -> ToolScaleTask:
+    reason = ReasonRecord(check=check, detail=detail)
     verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
     return task.model_copy(update={"verification": verification})
 

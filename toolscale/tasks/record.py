@@ -24,6 +24,9 @@ from toolscale.tau2.tasks import (
 )
 
 Difficulty = Literal["easy", "medium", "hard"]
+# Not a verifier check: the export drops a kept task a reviewer flagged (toolscale/data/labels.py).
+ReviewerFlagged = Literal["reviewer_flagged"]
+REVIEWER_FLAGGED: ReviewerFlagged = "reviewer_flagged"
 
 
 class _Strict(BaseModel):
@@ -47,7 +50,7 @@ class Provenance(_Strict):
 
 
 class ReasonRecord(_Strict):
-    check: CheckName
+    check: CheckName | ReviewerFlagged
     detail: str
     action_index: int | None = None
 
