@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from toolscale.commands import examples, populate, push, run, spec, synth, tau2, train
+from toolscale.commands import examples, populate, push, review, run, spec, synth, tau2, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verified tool-use data for tool orchestrators.")
 app.add_typer(spec.app, name="spec")
 app.add_typer(tau2.app, name="tau2")
+app.add_typer(review.app, name="review")
 app.command("examples")(examples.run_examples)
 app.command("populate")(populate.run_populate)
 app.command("synth")(synth.run_synth)
 app.command("train")(train.run_train)
 app.command("run")(run.run_run)
 app.command("push")(push.run_push)
+app.command("show")(review.show_command)
 
 if __name__ == "__main__":
     app()
