@@ -119,7 +119,9 @@ def test_reviewer_filters_inspects_flags_and_the_next_export_drops_the_task(
     assert sum(stats["domains"]["bank"]["tasks"].values()) == CONFIG["tasks"]
     assert stats["review"] == {"reviewed": 1, "approved": 0, "flagged": 1}
     assert "1 flagged" in (output / "README.md").read_text()
-    site = build_site(output, tmp_path / "site", [trajectories.parent]).site
+    rebuilt = build_site(output, tmp_path / "site", [trajectories.parent])
+    assert rebuilt.rebuilt == 1  # bank's shards changed
+    site = rebuilt.site
     fresh = browser.new_page()
     open_site(fresh, site, "#tasks?verdict=kept&q=" + KEPT)
     assert fresh.locator("#tasks tbody tr").count() == 0

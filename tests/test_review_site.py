@@ -103,9 +103,13 @@ def test_site_is_chunked_deterministic_and_carries_rollouts(output: Path, tmp_pa
     first = build_site(output, tmp_path / "a", [tmp_path / "runs"], workers=1)
     second = build_site(output, tmp_path / "b", [trajectories], workers=1)
     files = sorted(str(path.relative_to(first.site)) for path in first.site.rglob("*") if path.is_file())
+    assert ".build/travel.json" in files
     assert files == sorted(str(path.relative_to(second.site)) for path in second.site.rglob("*") if path.is_file())
     assert all((first.site / name).read_bytes() == (second.site / name).read_bytes() for name in files)
     assert (first.kept, first.rejected, first.rollouts) == (55, len(tasks) - 55, 6)
+    unchanged = build_site(output, first.site, [trajectories], workers=1)
+    assert unchanged.rebuilt == 0
+    assert all((first.site / name).read_bytes() == (second.site / name).read_bytes() for name in files)
     index = chunk(first.site / "data" / "index" / f"{DOMAIN}.js")
     assert index["columns"]["id"] == [task.id for task, _ in tasks]
     pages = [page for path in sorted((first.site / "data" / "tasks" / DOMAIN).glob("*.js")) for page in chunk(path)]
@@ -119,6 +123,7 @@ def test_site_is_chunked_deterministic_and_carries_rollouts(output: Path, tmp_pa
     assert "a_key_readers_ignore" not in policies[("stops-early", "train")]
     assert (first.site / "policies" / f"{DOMAIN}.html").read_text().count("<h2>") >= 1
     assert "http" not in (first.site / "index.html").read_text()  # nothing from a CDN
+    assert build_site(output, first.site, [], workers=1).rebuilt == 1  # its rollouts changed
 
 
 def test_bad_trajectories_are_named_by_file_and_line(tmp_path: Path) -> None:

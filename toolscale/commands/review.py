@@ -51,7 +51,8 @@ def build_command(
         _fail(error)
     typer.echo(
         f"{summary.site / 'index.html'}: {summary.kept:,} kept tasks, {summary.rejected:,} rejected candidates, "
-        f"{summary.rollouts:,} rollouts in {summary.files:,} files, {summary.seconds:.1f} s"
+        f"{summary.rollouts:,} rollouts in {summary.files:,} files; {summary.rebuilt} domains made, the others unchanged; "
+        f"{summary.seconds:.1f} s"
     )
 
 

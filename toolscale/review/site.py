@@ -9,6 +9,7 @@ first needed, so 100,000 tasks never make one giant file. Same output, same site
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from toolscale.tasks.run import FUNNEL_STAGES
 
 CHUNK_TASKS = 50  # tasks per page chunk: one chunk is what opening a task page loads
 DEFAULT_SITE = "site"  # inside the output directory
+BUILD_RECORDS = ".build"  # inside the site: what each domain's part was made from, to skip it when unchanged
 ASSETS = ("index.html", "review.css", "review.js")
 
 
@@ -49,49 +52,97 @@ class SiteSummary:
     rejected: int
     rollouts: int
     files: int
+    rebuilt: int  # domains made again (the others' inputs had not changed)
     seconds: float
 
 
 def build_site(
     output: Path, site: Path | None = None, trajectories: Sequence[Path] = (), workers: int | None = None
 ) -> SiteSummary:
+    """Writes the site; a domain whose inputs (shards, database, rollouts, this code) are unchanged since
+    the last build into `site` keeps its chunks, so a rebuild after `review apply` and a run redoes one domain."""
     start = time.perf_counter()
     site = site if site is not None else output / DEFAULT_SITE
     stats = _read_stats(output)
     domains = sorted(stats["domains"])
     rollouts = read_rollouts(trajectory_files(trajectories))
-    data = site / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    jobs = [
-        (
-            domain,
-            output,
-            data,
-            {task: runs for task, runs in rollouts.items() if task.startswith(f"{domain}-")},
-        )
-        for domain in domains
-    ]
-    count = min(len(jobs), workers or os.cpu_count() or 1) or 1
-    if count == 1:
-        results = [_domain_site(*job) for job in jobs]
+    data, built = site / "data", site / BUILD_RECORDS
+    for entry in data.glob("*"):
+        if entry.name not in _PER_DOMAIN:
+            _remove(entry)
+    for entry in [*built.glob("*"), *(entry for folder in _PER_DOMAIN for entry in (data / folder).glob("*"))]:
+        if entry.name.removesuffix(".js").removesuffix(".json") not in domains:
+            _remove(entry)
+    results: dict[str, dict[str, Any]] = {}
+    jobs = []
+    for domain in domains:
+        runs = {task: domain_runs for task, domain_runs in rollouts.items() if task.startswith(f"{domain}-")}
+        inputs = _inputs_digest(output, domain, runs)
+        record = _built_record(built / f"{domain}.json", inputs)
+        if record is not None and all((data / folder / name).exists() for folder, name in _parts(domain)):
+            results[domain] = record
+            continue
+        shutil.rmtree(data / "tasks" / domain, ignore_errors=True)
+        jobs.append((domain, output, data, runs, inputs))
+    count = min(len(jobs), workers or os.cpu_count() or 1)
+    if count <= 1:
+        made = [_domain_site(*job) for job in jobs]
     else:
         with ProcessPoolExecutor(count) as pool:
-            results = list(pool.map(_domain_site, *zip(*jobs, strict=True)))
-    summary = _summary(stats, {result["domain"]: result for result in results}, read_labels(output / LABELS_FILE))
+            made = list(pool.map(_domain_site, *zip(*jobs, strict=True)))
+    for result in made:
+        domain = result["domain"]
+        _write_js(data / "index" / f"{domain}.js", f"index/{domain}", result.pop("index"))
+        _write_js(data / "text" / f"{domain}.js", f"text/{domain}", result.pop("text"))
+        built.mkdir(parents=True, exist_ok=True)
+        (built / f"{domain}.json").write_text(json.dumps(result, sort_keys=True) + "\n", encoding="utf-8")
+        results[domain] = result
+    summary = _summary(stats, results, read_labels(output / LABELS_FILE))
     _write_js(data / "summary.js", "summary", summary)
-    for result in results:
-        _write_js(data / "index" / f"{result['domain']}.js", f"index/{result['domain']}", result["index"])
-        _write_js(data / "text" / f"{result['domain']}.js", f"text/{result['domain']}", result["text"])
     _write_static(site, output, domains)
-    files = sum(1 for path in site.rglob("*") if path.is_file())
+    files = sum(1 for path in site.rglob("*") if path.is_file() and BUILD_RECORDS not in path.relative_to(site).parts)
     return SiteSummary(
         site=site,
-        kept=sum(result["kept"] for result in results),
-        rejected=sum(result["rejected"] for result in results),
+        kept=sum(result["kept"] for result in results.values()),
+        rejected=sum(result["rejected"] for result in results.values()),
         rollouts=sum(len(runs) for runs in rollouts.values()),
         files=files,
+        rebuilt=len(made),
         seconds=time.perf_counter() - start,
     )
+
+
+_PER_DOMAIN = ("index", "text", "tasks")  # folders of data/ with one entry per domain
+
+
+def _parts(domain: str) -> list[tuple[str, str]]:
+    return [("index", f"{domain}.js"), ("text", f"{domain}.js"), ("tasks", domain)]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _inputs_digest(output: Path, domain: str, rollouts: Mapping[str, Any]) -> str:
+    """Everything a domain's part of the site is made from: its shards, its database, its rollouts and this code."""
+    digest = hashlib.sha256(version("toolscale").encode("utf-8"))
+    files = [*sorted((output / "data" / domain).glob("*.parquet")), *sorted((output / "rejected").glob(f"{domain}-*.parquet"))]
+    files += [output / "databases" / f"{domain}.sqlite", *sorted(Path(__file__).parent.glob("*.py"))]
+    for path in files:
+        digest.update(path.name.encode("utf-8") + b"\0" + (hashlib.sha256(path.read_bytes()).digest() if path.exists() else b"-"))
+    digest.update(json.dumps(rollouts, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _built_record(path: Path, inputs: str) -> dict[str, Any] | None:
+    try:
+        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if record.get("inputs") == inputs else None
 
 
 def _read_stats(output: Path) -> dict[str, Any]:
@@ -118,7 +169,9 @@ def domain_tasks(output: Path, domain: str) -> list[tuple[ToolScaleTask, str | N
     return sorted(tasks, key=lambda pair: pair[0].provenance.index)
 
 
-def _domain_site(domain: str, output: Path, data: Path, rollouts: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _domain_site(
+    domain: str, output: Path, data: Path, rollouts: Mapping[str, list[dict[str, Any]]], inputs: str
+) -> dict[str, Any]:
     """Writes one domain's page chunks; returns its columnar index, search text and figures."""
     spec = load_domain(domain)
     tool_kinds = {tool.name: tool.kind for tool in spec.tools}
@@ -174,6 +227,7 @@ def _domain_site(domain: str, output: Path, data: Path, rollouts: Mapping[str, l
     }
     return {
         "domain": domain,
+        "inputs": inputs,
         "index": index,
         "text": text,
         "kept": kept_count,

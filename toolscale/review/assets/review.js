@@ -417,18 +417,24 @@ const Review = (() => {
         reasons.map((r) => h("div", { class: "fail-reason" }, `✗ ${r.check}: ${r.detail}`)),
         h("div", { class: "section" }, h("div", { class: "label" }, "arguments"), kv(step.arguments)),
         h("div", { class: "section" }, h("div", { class: "label" }, "observation"), h("pre", { class: "observation" + (step.ok ? "" : " error") }, step.ok ? json(step.output) : step.error)),
-        Object.keys(step.changes).length ? h("div", { class: "section" }, h("div", { class: "label" }, "rows changed by this step"), diffTables(step.changes)) : null));
+        Object.keys(step.changes).length ? h("div", { class: "section" }, h("div", { class: "label" }, "rows changed by this step (changed columns)"), diffTables(step.changes, true)) : null));
     });
     return h("section", { class: "panel" }, h("h2", {}, "Gold actions ", h("span", { class: "muted" }, `${task.steps.length} steps, replayed on the task's database`)), timeline);
   }
-  function diffTables(diff) {
+  // Rows before and after, changed cells marked; `changedOnly` keeps the columns some row changes (a step's view).
+  function diffTables(diff, changedOnly) {
     const wrap = h("div", { class: "diff-wrap" });
     for (const [table, changes] of Object.entries(diff)) {
+      const differsIn = (change, c) => !change.before || !change.after || JSON.stringify(change.before[c]) !== JSON.stringify(change.after[c]);
       const columns = [];
       for (const change of Object.values(changes)) for (const side of [change.before, change.after]) for (const c of Object.keys(side || {})) if (!columns.includes(c)) columns.push(c);
+      if (changedOnly) {
+        const changed = columns.filter((c) => Object.values(changes).some((change) => differsIn(change, c)));
+        columns.splice(0, columns.length, ...changed);
+      }
       const body = h("tbody");
       for (const [key, change] of Object.entries(changes)) {
-        const differs = (c) => !change.before || !change.after || JSON.stringify(change.before[c]) !== JSON.stringify(change.after[c]);
+        const differs = (c) => differsIn(change, c);
         for (const side of ["before", "after"]) {
           const rowValues = change[side];
           body.append(h("tr", { class: side + (rowValues ? "" : " absent") }, h("td", { class: "side" }, side === "before" ? key : ""), h("td", { class: "side" }, side),
@@ -442,13 +448,13 @@ const Review = (() => {
   }
   function diffPanel(task) {
     const tables = Object.keys(task.diff);
-    return h("section", { class: "panel", id: "diff" }, h("h2", {}, "State diff ", h("span", { class: "muted" }, tables.length ? `${tables.length} table(s), start → end of the gold actions` : "no rows change")), tables.length ? diffTables(task.diff) : null);
+    return h("section", { class: "panel", id: "diff" }, h("h2", {}, "State diff ", h("span", { class: "muted" }, tables.length ? `${tables.length} table(s), start → end of the gold actions` : "no rows change")), tables.length ? diffTables(task.diff, false) : null);
   }
   function rolloutsPanel(task) {
     if (!task.rollouts.length) return h("section", { class: "panel muted", id: "rollouts" }, h("h2", {}, "Rollouts"), "No eval or training rollouts of this task were given to ", h("code", {}, "toolscale review --trajectories"), ".");
     const components = [...new Set(task.rollouts.flatMap((r) => Object.keys(r.reward || {})))];
     const detail = h("div", { id: "rollout-detail" });
-    const table = h("table", { class: "rollouts numbers" }, h("thead", {}, h("tr", {}, ["policy", "source", "trial", "outcome", ...components, "cost $", "latency s", "calls", "diverged"].map((t) => h("th", {}, t)))));
+    const table = h("table", { class: "rollouts numbers" }, h("thead", {}, h("tr", {}, ["policy", "source", "trial", "outcome", ...components.map((c) => `reward: ${c}`), "cost $", "latency s", "calls", "diverged"].map((t) => h("th", {}, t)))));
     const body = h("tbody");
     task.rollouts.forEach((r, i) => {
       const tr = h("tr", { "data-rollout": String(i), onclick: () => { for (const x of body.children) x.classList.remove("selected"); tr.classList.add("selected"); detail.replaceChildren(versus(task, r)); } },
