@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolscale.domain.loader import load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.review.site import domain_tasks
-from toolscale.spec.loader import load_domain
 from toolscale.tasks.record import ToolScaleTask
 
 

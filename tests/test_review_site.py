@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.review_fixtures import write_trajectories
 from toolscale.cli import app
 from toolscale.data.labels import LABELS_FILE, LabelError, read_labels
+from toolscale.domain.loader import load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.pipeline.config import load_run_config
 from toolscale.pipeline.run import run_pipeline
@@ -26,7 +27,6 @@ from toolscale.review.replay import replay, step_changes
 from toolscale.review.serve import SERVED_LABELS, review_server
 from toolscale.review.site import build_site, domain_tasks
 from toolscale.review.trajectories import TrajectoryError, divergence, read_rollouts
-from toolscale.spec.loader import load_domain
 from toolscale.tasks.record import ReasonRecord
 
 DOMAIN = "travel"  # seed 0: candidate 52 is rejected (no_state_change)

@@ -27,11 +27,11 @@ from markdown_it import MarkdownIt
 
 from toolscale.data.export import read_parquet_tasks
 from toolscale.data.labels import LABELS_FILE, read_labels, review_counts
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.review.pages import ALL_CHECKS, preference_label, search_text, task_kind, task_page
 from toolscale.review.replay import replay
 from toolscale.review.trajectories import read_rollouts, trajectory_files
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES
 

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import typer
 
 from toolscale.data.schema import TASK_SCHEMA, row_to_task
+from toolscale.domain.loader import load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.review.pages import check_verdicts, failing_step, task_kind
 from toolscale.review.replay import communicated_at, replay
-from toolscale.spec.loader import load_domain
 from toolscale.tasks.record import ToolScaleTask
 
 OUTPUT_WIDTH = 300  # characters of an observation shown before it is cut
