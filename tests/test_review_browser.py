@@ -89,6 +89,7 @@ def test_reviewer_filters_inspects_flags_and_the_next_export_drops_the_task(
     assert diff.locator("tr.before").count() >= 1
     assert diff.locator("tr.after td.changed").count() >= 1
     assert page.locator(".step.failing").count() == 0
+    assert page.locator("#checks li.passed").count() == page.locator("#checks li").count() >= 9
     assert page.locator("#rollouts table.rollouts tbody tr").count() == 3
     page.locator("#rollouts tr", has_text="stops-early").first.click()
     assert (

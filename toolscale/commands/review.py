@@ -26,7 +26,11 @@ class _BuildByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=_BuildByDefault, no_args_is_help=True, help="The reviewers' static site, its server and their labels.")
+app = typer.Typer(
+    cls=_BuildByDefault,
+    no_args_is_help=True,
+    help="The reviewers' static site (`toolscale review OUTPUT` builds it), its server and their labels.",
+)
 
 
 def _fail(error: Exception) -> Any:

@@ -103,7 +103,8 @@ def task_page(
         "steps": [{**step, "write": tool_kinds.get(step["name"]) == "write"} for step in steps],
         "failing_step": failing_step(task),
         "reasons": [reason.model_dump() for reason in task.verification.reasons],
-        "checks": check_verdicts(task),
+        # A kept task passed every check: the page lists them from the summary instead of each page carrying them.
+        "checks": check_verdicts(task) if task.verification.reasons else None,
         "diff": task.verification.expected_diff,
         "communicate": [{"info": info, "step": communicated_at(info, steps)} for info in communicate],
         "preference": task.preference.model_dump(),
