@@ -177,8 +177,8 @@ def _domain_site(
     tool_kinds = {tool.name: tool.kind for tool in spec.tools}
     database = DomainDatabase.load(spec, output / "databases" / f"{domain}.sqlite")
     tasks = domain_tasks(output, domain)
-    columns: dict[str, list[Any]] = {name: [] for name in ("id", "kept", "split", "difficulty", "kind", "reason", "preference")}
-    columns |= {"writes": [], "rollouts": []}
+    names = ("id", "kept", "split", "difficulty", "kind", "reason", "preference", "writes", "rollouts")
+    columns: dict[str, list[Any]] = {name: [] for name in names}
     codes: dict[str, dict[str, int]] = {name: {} for name in ("split", "difficulty", "kind", "reason", "preference", "tool")}
 
     def code(column: str, value: str) -> int:
