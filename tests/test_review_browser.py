@@ -7,6 +7,7 @@ rollouts from tests/review_fixtures.py and drives it from file:// as a reviewer 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from toolscale.pipeline.config import load_run_config
 from toolscale.pipeline.run import run_pipeline
 from toolscale.review.apply import apply_labels, task_ids
 from toolscale.review.browser import chromium
+from toolscale.review.serve import SERVED_LABELS, review_server
 from toolscale.review.site import build_site
 
 CONFIG = {"name": "review", "seed": 0, "domains": ["bank"], "tasks": 120, "unit_candidates": 70, "shard_size": 500}
@@ -129,3 +131,27 @@ def test_reviewer_filters_inspects_flags_and_the_next_export_drops_the_task(
     open_site(fresh, site, "#tasks?reason=reviewer_flagged")
     assert fresh.locator("#tasks tbody tr td.id").all_inner_texts() == [KEPT]
     assert "0 / 1" in fresh.locator("#overview").inner_text()  # approved / flagged, as applied
+
+
+def test_verdicts_given_on_a_served_site_are_appended_to_its_labels_file(
+    output: Path, browser: BrowserContext, tmp_path: Path
+) -> None:
+    site = build_site(output, tmp_path / "site").site
+    server = review_server(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html#task/{REJECTED_AT_A_STEP}")
+        page.wait_for_selector(f"#task-page[data-task='{REJECTED_AT_A_STEP}']")
+        page.fill("#review-note", "rightly rejected")
+        with page.expect_response(lambda response: response.url.endswith("/labels")) as response:
+            page.click("#approve")
+        assert response.value.status == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    labels = read_labels(site / SERVED_LABELS)
+    assert [(label.task_id, label.verdict, label.note) for label in labels] == [
+        (REJECTED_AT_A_STEP, "approved", "rightly rejected")
+    ]
