@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from tests.review_fixtures import write_trajectories
 from toolscale.cli import app
 from toolscale.data.labels import LABELS_FILE, LabelError, read_labels
-from toolscale.domain.loader import load_domain
+from toolscale.domain.loader import domain_names, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.pipeline.config import load_run_config
 from toolscale.pipeline.run import run_pipeline
@@ -26,6 +26,7 @@ from toolscale.review.pages import check_verdicts
 from toolscale.review.replay import replay, step_changes
 from toolscale.review.serve import SERVED_LABELS, review_server
 from toolscale.review.site import build_site, domain_tasks
+from toolscale.review.specs import parsed_spec
 from toolscale.review.trajectories import TrajectoryError, divergence, read_rollouts
 from toolscale.tasks.record import ReasonRecord
 
@@ -203,3 +204,8 @@ def test_cli_review_show_and_apply(output: Path, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["review", str(tmp_path / "nothing")])
     assert missing.exit_code == 1
     assert "not a `toolscale run` output directory" in missing.output
+
+
+@pytest.mark.parametrize("domain", domain_names())
+def test_the_reviews_parsed_spec_is_the_checked_one(domain: str) -> None:
+    assert parsed_spec(domain) == load_domain(domain)

@@ -15,6 +15,7 @@ from toolscale.review.serve import SERVED_LABELS, review_server
 from toolscale.review.site import DEFAULT_SITE, ReviewError, build_site
 from toolscale.review.terminal import TaskNotFoundError, render_task
 from toolscale.review.trajectories import TrajectoryError
+from toolscale.spec.errors import SpecError
 
 
 class _BuildByDefault(TyperGroup):
@@ -51,7 +52,7 @@ def build_command(
     """Build the static review site: index with filters, task pages, trajectories. Opens from disk, no server needed."""
     try:
         summary = build_site(output, out, trajectories or [], workers)
-    except (ReviewError, TrajectoryError, DatabaseError) as error:
+    except (ReviewError, TrajectoryError, DatabaseError, SpecError) as error:
         _fail(error)
     typer.echo(
         f"{summary.site / 'index.html'}: {summary.kept:,} kept tasks, {summary.rejected:,} rejected candidates, "
@@ -104,5 +105,5 @@ def show_command(
     """One task in the terminal: scenario, gold actions replayed with observations and row changes, checks, preference."""
     try:
         typer.echo(render_task(output, task_id))
-    except (TaskNotFoundError, DatabaseError) as error:
+    except (TaskNotFoundError, DatabaseError, SpecError) as error:
         _fail(error)

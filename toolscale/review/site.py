@@ -27,10 +27,11 @@ from markdown_it import MarkdownIt
 
 from toolscale.data.export import read_parquet_tasks
 from toolscale.data.labels import LABELS_FILE, read_labels, review_counts
-from toolscale.domain.loader import domain_dir, load_domain
+from toolscale.domain.loader import domain_dir
 from toolscale.engine.database import DomainDatabase
 from toolscale.review.pages import ALL_CHECKS, preference_label, search_text, task_kind, task_page
 from toolscale.review.replay import replay
+from toolscale.review.specs import parsed_spec
 from toolscale.review.trajectories import read_rollouts, trajectory_files
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES
@@ -173,7 +174,7 @@ def _domain_site(
     domain: str, output: Path, data: Path, rollouts: Mapping[str, list[dict[str, Any]]], inputs: str
 ) -> dict[str, Any]:
     """Writes one domain's page chunks; returns its columnar index, search text and figures."""
-    spec = load_domain(domain)
+    spec = parsed_spec(domain)
     tool_kinds = {tool.name: tool.kind for tool in spec.tools}
     database = DomainDatabase.load(spec, output / "databases" / f"{domain}.sqlite")
     tasks = domain_tasks(output, domain)

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import typer
 
 from toolscale.data.schema import TASK_SCHEMA, row_to_task
-from toolscale.domain.loader import load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.review.pages import check_verdicts, failing_step, task_kind
 from toolscale.review.replay import communicated_at, replay
+from toolscale.review.specs import parsed_spec
 from toolscale.tasks.record import ToolScaleTask
 
 OUTPUT_WIDTH = 300  # characters of an observation shown before it is cut
@@ -41,7 +41,7 @@ def find_task(output: Path, task_id: str) -> tuple[ToolScaleTask, str | None]:
 
 def render_task(output: Path, task_id: str) -> str:
     task, split = find_task(output, task_id)
-    spec = load_domain(task.domain)
+    spec = parsed_spec(task.domain)
     kinds = {tool.name: tool.kind for tool in spec.tools}
     steps = replay(DomainDatabase.load(spec, output / "databases" / f"{task.domain}.sqlite"), task)
     kept = task.verification.verdict == "kept"
