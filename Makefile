@@ -10,7 +10,7 @@ PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run domain push tau2 train train-smoke test bench lint schema clean populate synth
+.PHONY: run domain push tau2 train train-smoke test bench lint schema clean populate synth review
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ run: $(STAMP) ## the main job: the default pipeline, all ten domains -> output/ 
 
 domain: $(STAMP) ## one domain of the default pipeline into output/: make domain DOMAIN=bank
 	$(BIN)/toolscale run $(PIPELINE) --domain $(DOMAIN)
+
+review: $(STAMP) ## the reviewers' static site of output/ -> output/site/index.html (open it from disk)
+	$(BIN)/toolscale review output
 
 push: $(STAMP) ## upload output/ to the Hub: make push REPO=org/name (token from HF_TOKEN)
 	@test -n "$(REPO)" || { echo "usage: make push REPO=org/name"; exit 2; }
@@ -56,7 +59,7 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
 bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.review
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"domain"},
     {"tasks"},
     {"data", "examples", "schemas"},
-    {"tau2", "pipeline", "train"},
+    {"tau2", "pipeline", "train", "review"},
     {"commands"},
     {"cli"},
 ]

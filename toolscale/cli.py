@@ -58,6 +58,8 @@ COMMANDS = {
     "run": LazyCommand("toolscale.commands.run", "run_run"),
     "push": LazyCommand("toolscale.commands.push", "run_push"),
     "train": LazyCommand("toolscale.commands.train", "run_train"),
+    "review": LazyCommand("toolscale.commands.review", "app"),
+    "show": LazyCommand("toolscale.commands.review", "show_command"),
 }
 
 

@@ -49,10 +49,12 @@ def dataset_card(
     stages: Sequence[str],
     content: str,
     figures: Mapping[str, Mapping[str, Any]],
+    review: Mapping[str, int] | None = None,
 ) -> str:
     """`counts`: kept tasks per domain and split; `rejected`: rejected candidates per domain; `funnels`: candidates
     per domain at each of the `stages`; `content`: a digest of every exported file; `figures`: per domain,
-    `toolscale.data.figures.domain_figures` (a domain exported before figures existed has none)."""
+    `toolscale.data.figures.domain_figures` (a domain exported before figures existed has none); `review`:
+    reviewed, approved and flagged task counts of the reviewers' labels."""
     domains = sorted(counts)
     splits = _split_order(counts)
     header = {
@@ -107,6 +109,14 @@ def dataset_card(
         "|---|" + "---:|" * (3 + len(KINDS)),
     ]
     lines += [_figures_row(d, figures[d]) for d in sorted(figures) if figures[d]]
+    if review and review.get("reviewed"):
+        lines += [
+            "",
+            "## Review",
+            "",
+            f"Reviewers labelled {review['reviewed']:,} tasks: {review['approved']:,} approved, {review['flagged']:,} flagged. "
+            "Flagged tasks are left out of the data and counted as `reviewer_flagged` in the funnel.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
+from toolscale.data.labels import LABELS_FILE, LabelError, flagged_digest, flagged_notes, read_labels, review_counts
 from toolscale.data.plots import funnel_png
 from toolscale.domain.loader import load_domain
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
@@ -68,6 +69,7 @@ class _Domain:
     fingerprint: str
     export_fingerprint: str
     max_units: int
+    flagged: dict[str, str]  # kept tasks a reviewer flagged, with their notes: the export drops them
 
 
 class _Run:
@@ -76,6 +78,11 @@ class _Run:
         self.out = config.output_dir
         self.manifest_path = self.out / MANIFEST_FILE
         self.summary = RunSummary()
+        try:
+            self.labels = read_labels(self.out / LABELS_FILE)
+        except LabelError as error:
+            raise PipelineError(str(error)) from error
+        self.flagged = flagged_notes(self.labels)
 
     def database_path(self, domain: str) -> Path:
         return self.out / "databases" / f"{domain}.sqlite"
@@ -97,11 +104,17 @@ class _Run:
             str(config.unit_candidates),
             version("toolscale"),
         )
+        flagged = {task: note for task, note in self.flagged.items() if task.startswith(f"{run.name}-")}
         export_fingerprint = fingerprint(
-            units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits), str(config.max_near_duplicate_share)
+            units_fingerprint,
+            str(tasks),
+            str(config.shard_size),
+            json.dumps(config.splits),
+            str(config.max_near_duplicate_share),
+            flagged_digest(flagged),
         )
         max_units = math.ceil(tasks * config.max_candidates_factor / config.unit_candidates)
-        return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units)
+        return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units, flagged)
 
     # --- the stages -------------------------------------------------------------------------------
 
@@ -175,6 +188,7 @@ class _Run:
                 dict(self.config.splits),
                 self.config.shard_size,
                 self.config.max_near_duplicate_share,
+                domain.flagged,
             )
             for domain in domains
         ]
@@ -236,6 +250,7 @@ class _Run:
             rejected={name: export.rejected for name, export in exports.items()},
             funnels=funnels,
             stages=FUNNEL_STAGES,
+            review=review_counts(self.labels),
             content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
             figures={name: export.stats.get("figures", {}) for name, export in exports.items()},
         )
@@ -243,6 +258,7 @@ class _Run:
             "run": self.config.name,
             "seed": self.config.seed,
             "tasks": sum(self.summary.tasks.values()),
+            "review": review_counts(self.labels),
             "domains": {
                 name: {"tasks": export.counts, "rejected": export.rejected, **export.stats} for name, export in exports.items()
             },

@@ -21,7 +21,7 @@ from toolscale.populate.stage import populate
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import ToolScaleTask, rejected_as
+from toolscale.tasks.record import REVIEWER_FLAGGED, ToolScaleTask, rejected_as
 from toolscale.tasks.run import FUNNEL_STAGES, NO_GOAL, SynthesisResult, synthesize_domain
 from toolscale.tasks.synthesize import PROMPTS_DIR
 from toolscale.tasks.verify import Action, normalized_writes
@@ -83,6 +83,7 @@ def export_stage(
     splits: Mapping[str, float],
     shard_size: int,
     max_near_duplicate_share: float,
+    flagged: Mapping[str, str] | None = None,
 ) -> DomainExport:
     """The first `tasks` kept tasks over the units (in candidate order), their shards, rejected shards and stats.
 
@@ -90,7 +91,8 @@ def export_stage(
     it is rejected here as a duplicate naming that task. Near-duplicates (same writes, same wording
     values aside) are capped here too, where the whole domain is seen: at most `max_near_duplicate_share`
     of `tasks`. Only candidates up to the last task taken count, so the export does not depend on how
-    many units were run beyond that.
+    many units were run beyond that. A kept task in `flagged` (task id -> reviewer's note) is rejected as
+    `reviewer_flagged`; the next one takes its place.
     """
     loaded = _database(domain, database, database_digest)
     tool_kinds: dict[str, str] = {tool.name: tool.kind for tool in loaded.spec.tools}
@@ -108,6 +110,12 @@ def export_stage(
         key = normalized_writes(loaded, [Action(action.name, action.arguments) for action in task.actions])
         if key in seen:
             rejected.append(rejected_as(task, "duplicate", f"the same writes as task {seen[key]}, verified in an earlier unit"))
+            continue
+        if flagged and task.id in flagged:
+            note = flagged[task.id]
+            rejected.append(
+                rejected_as(task, REVIEWER_FLAGGED, f"flagged by a reviewer: {note}" if note else "flagged by a reviewer")
+            )
             continue
         # A near-duplicate's writes count as seen all the same: a sequential pass's verifier saw them too.
         seen[key] = task.id

@@ -25,6 +25,9 @@ from toolscale.tasks.upstream import (
 from toolscale.tasks.verify import CheckName, Verdict
 
 Difficulty = Literal["easy", "medium", "hard"]
+# Not a verifier check: the export drops a kept task a reviewer flagged (toolscale/data/labels.py).
+ReviewerFlagged = Literal["reviewer_flagged"]
+REVIEWER_FLAGGED: ReviewerFlagged = "reviewer_flagged"
 
 
 class _Strict(BaseModel):
@@ -48,7 +51,7 @@ class Provenance(_Strict):
 
 
 class ReasonRecord(_Strict):
-    check: CheckName
+    check: CheckName | ReviewerFlagged
     detail: str
     action_index: int | None = None
 
@@ -103,8 +106,9 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     return "easy"
 
 
-def rejected_as(task: ToolScaleTask, check: CheckName, detail: str) -> ToolScaleTask:
-    """A kept record rejected by a check made after verification (duplicates across units, near-duplicates)."""
+def rejected_as(task: ToolScaleTask, check: CheckName | ReviewerFlagged, detail: str) -> ToolScaleTask:
+    """A kept record rejected by a check made after verification (duplicates across units, near-duplicates,
+    a reviewer's flag)."""
     reason = ReasonRecord(check=check, detail=detail)
     verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
     return task.model_copy(update={"verification": verification})

@@ -16,12 +16,12 @@ from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import TaskGrammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import DatabaseRef, Provenance, ToolScaleTask, rejected_as, task_record
+from toolscale.tasks.record import REVIEWER_FLAGGED, DatabaseRef, Provenance, ToolScaleTask, rejected_as, task_record
 from toolscale.tasks.synthesize import Synthesizer
 from toolscale.tasks.verify import CHECKS, Verifier
 
 NO_GOAL = "no_goal"  # the drawn caller had nothing the grammar's goals could do
-FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, "kept")
+FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, REVIEWER_FLAGGED, "kept")
 
 
 @dataclass(frozen=True)

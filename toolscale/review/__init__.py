@@ -1,0 +1,1 @@
+"""The reviewers' surface: a static site of kept and rejected tasks, their labels and terminal view."""
