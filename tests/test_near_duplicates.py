@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from toolscale.data.card import dataset_card
-from toolscale.data.figures import domain_figures, trigram_ratio
+from toolscale.data.figures import KINDS, domain_figures, trigram_ratio
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_share, task_key, wording
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import SynthesisResult, synthesize_domain
 
 
@@ -37,17 +39,21 @@ def _bank(share: float | None) -> SynthesisResult:
     )
 
 
-def test_synthesis_rejects_near_duplicates_past_the_cap_naming_the_first() -> None:
+def test_records_differing_only_in_values_share_their_key_and_others_do_not() -> None:
     kinds = {tool.name: tool.kind for tool in load_domain("bank").tools}
-    uncapped, capped = _bank(None), _bank(0.0)
-    assert uncapped.funnel["near_duplicate"] == 0
-    keys = [task_key(task, kinds) for task in uncapped.kept]
-    assert near_duplicate_share(keys) > 0  # the template grammar repeats itself
-    assert capped.funnel["near_duplicate"] > 0
-    assert near_duplicate_share([task_key(task, kinds) for task in capped.kept]) == 0
-    rejected = [task for task in capped.rejected if task.verification.reasons[0].check == "near_duplicate"]
-    first = {task_key(task, kinds): task.id for task in capped.kept}
-    assert all(first[task_key(task, kinds)] in task.verification.reasons[0].detail for task in rejected)
+    task = _bank(None).kept[0]
+    instructions = task.user_scenario.instructions
+    assert not isinstance(instructions, str)
+
+    def worded(text: str) -> ToolScaleTask:
+        changed = instructions.model_copy(update={"reason_for_call": text})
+        return task.model_copy(update={"user_scenario": task.user_scenario.model_copy(update={"instructions": changed})})
+
+    other_values = worded(re.sub(r"\d", "7", instructions.reason_for_call))
+    other_words = worded(instructions.reason_for_call + " Please hurry.")
+    assert task_key(other_values, kinds) == task_key(task, kinds) != task_key(other_words, kinds)
+    figures = domain_figures([task, other_values, other_words], kinds)
+    assert figures["near_duplicate_share"] == round(2 / 3, 4)
 
 
 def test_figures_measure_variety_near_duplicates_and_kinds_and_the_card_shows_them() -> None:
@@ -58,8 +64,7 @@ def test_figures_measure_variety_near_duplicates_and_kinds_and_the_card_shows_th
     assert 0 < figures["reason_for_call_3gram_ratio"]["min"] <= figures["reason_for_call_3gram_ratio"]["mean"] < 1
     assert figures["near_duplicate_share"] == round(near_duplicate_share([task_key(t, kinds) for t in result.kept]), 4)
     assert sum(figures["kinds"].values()) == len(result.kept)
-    conditional = sum(" is then below " in task.user_scenario.instructions.reason_for_call for task in result.kept)
-    assert figures["kinds"]["conditional"] == conditional
+    assert figures["kinds"] == {kind: sum(task.kind == kind for task in result.kept) for kind in KINDS}
     card = dataset_card(
         "t", {"bank": {"train": 1}}, {"bank": 0}, {"bank": result.funnel}, list(result.funnel), "c" * 16, {"bank": figures}
     )

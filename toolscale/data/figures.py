@@ -5,7 +5,7 @@
   retail has 114 tasks and measures 0.58 so): the kept tasks in order, cut into whole samples (one
   sample of all of them when fewer); the mean and the lowest sample are given.
 - `near_duplicate_share`: kept tasks sharing writes and wording with another (`toolscale.tasks.near_duplicates`).
-- `kinds`: kept tasks per kind (write, information, refusal, conditional).
+- `kinds`: kept tasks per kind (the record's `kind`: write, information, refusal, conditional).
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from toolscale.tasks.near_duplicates import near_duplicate_share, task_key
 from toolscale.tasks.record import ToolScaleTask
+from toolscale.tasks.synthesize import TaskKind
 
 SAMPLE_SIZE = 114
-KINDS = ("write", "information", "refusal", "conditional")
+KINDS: tuple[str, ...] = get_args(TaskKind)
 _WORD = re.compile(r"[a-z0-9']+")
-# The template backend's wording of a conditional ask ("if the balance left in ... is then below 52120").
-_CONDITIONAL = re.compile(r"\bif\b.+\bis then below\b")
 
 
 def trigram_ratio(texts: Sequence[str]) -> float:
@@ -31,24 +30,6 @@ def trigram_ratio(texts: Sequence[str]) -> float:
         words = _WORD.findall(text.lower())
         grams += [tuple(words[index : index + 3]) for index in range(len(words) - 2)]
     return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def task_kind(task: ToolScaleTask, writes: int) -> str:
-    """The task's `kind` where the record has one; else derived from what it holds: no write is an information
-    task, an nl_assertion marks a refusal, the conditional wording a conditional task."""
-    kind = getattr(task, "kind", None)
-    if isinstance(kind, str):
-        return kind
-    criteria = task.evaluation_criteria
-    instructions = task.user_scenario.instructions
-    words = instructions if isinstance(instructions, str) else instructions.reason_for_call
-    if writes == 0:
-        return "information"
-    if criteria is not None and criteria.nl_assertions:
-        return "refusal"
-    if _CONDITIONAL.search(words):
-        return "conditional"
-    return "write"
 
 
 def reason_for_call(task: ToolScaleTask) -> str:
@@ -60,7 +41,7 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
     texts = [reason_for_call(task) for task in kept]
     samples = [texts[start : start + SAMPLE_SIZE] for start in range(0, len(texts) - SAMPLE_SIZE + 1, SAMPLE_SIZE)] or [texts]
     ratios = [trigram_ratio(sample) for sample in samples]
-    kinds = Counter(task_kind(task, sum(tool_kinds.get(action.name) == "write" for action in task.actions)) for task in kept)
+    kinds: Counter[str] = Counter(task.kind for task in kept)
     return {
         "reason_for_call_3gram_ratio": {
             "mean": round(sum(ratios) / len(ratios), 4),
@@ -69,5 +50,5 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
             "sample_size": min(SAMPLE_SIZE, len(texts)),
         },
         "near_duplicate_share": round(near_duplicate_share([task_key(task, tool_kinds) for task in kept]), 4),
-        "kinds": {kind: kinds.get(kind, 0) for kind in KINDS} | dict(sorted(kinds.items())),
+        "kinds": {kind: kinds.get(kind, 0) for kind in KINDS},
     }

@@ -10,8 +10,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from toolscale.domain.loader import domain_names
 from toolscale.spec.errors import format_location
-from toolscale.spec.loader import domain_names
 from toolscale.tasks.preference import SynthesisConfig
 
 

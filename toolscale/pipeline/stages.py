@@ -15,9 +15,9 @@ from typing import Any
 
 from toolscale.data.export import by_split, domain_shards, parquet_bytes, read_parquet_tasks, sharded
 from toolscale.data.figures import domain_figures
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig

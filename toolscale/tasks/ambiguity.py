@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.tasks.communicate import found, normalized
-from toolscale.tasks.grammar import TaskGrammar, template_fields
+from toolscale.tasks.grammar import TaskGrammar, phrasings, template_fields
 
 
 class Call(Protocol):
@@ -44,7 +44,10 @@ class GrammarWords:
 
 def grammar_words(grammar: TaskGrammar) -> GrammarWords:
     return GrammarWords(
-        mentions={table: frozenset(template_fields(template)) for table, template in grammar.mentions.items()},
+        mentions={
+            table: frozenset(name for template in phrasings(templates) for name in template_fields(template))
+            for table, templates in grammar.mentions.items()
+        },
         looked_up=frozenset((goal.tool, name) for goal in grammar.goals for lookup in goal.lookups for name in lookup.bind),
     )
 

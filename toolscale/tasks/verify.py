@@ -17,6 +17,7 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment, FailureReason, StateDiff
 from toolscale.tasks import ambiguity
 from toolscale.tasks.communicate import weakness
+from toolscale.tasks.spoken import spoken
 
 CheckName = Literal[
     "invalid_action",  # unknown tool or arguments failing its JSON Schema
@@ -104,6 +105,8 @@ def normalized_writes(database: DomainDatabase, actions: Sequence[Action]) -> st
     """The write actions as canonical JSON: reads change nothing, so two tasks with the same writes
     set the same goal; numbers are compared by value (1 and 1.0 are the same amount)."""
     writes = [[action.name, _normalize(action.arguments)] for action in actions if _writes(database, action.name)]
+    if not writes:  # an information task: what it reads is what it asks
+        writes = [[action.name, _normalize(action.arguments)] for action in actions]
     return json.dumps(writes, sort_keys=True, separators=(",", ":"))
 
 
@@ -205,7 +208,7 @@ class Verifier:
             trace = tuple(self._run(env, candidate.actions))
             final, outcome = env.state_hash(), env.outcome_hash()
             diff = env.state_diff()
-            reasons = list(self._execution_reasons(trace, initial, outcome))
+            reasons = list(self._execution_reasons(trace, initial, outcome, self._informs_only(candidate)))
             if not reasons:
                 reasons += self._grounding_reasons((self._initial, env), candidate, trace, diff)
         if not reasons:
@@ -277,7 +280,11 @@ class Verifier:
     def _ambiguity_context(self) -> ambiguity.Context:
         return ambiguity.Context(self.database, self._initial, self._initial_keys, self._words, self._caller.table)
 
-    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str) -> Iterator[Reason]:
+    def _informs_only(self, candidate: Candidate) -> bool:
+        """An information task: no write at all, and values the agent must tell (which doing nothing fails)."""
+        return bool(candidate.communicate_info) and not any(_writes(self.database, action.name) for action in candidate.actions)
+
+    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str, informs: bool) -> Iterator[Reason]:
         """`final`: the outcome hash; a prefix is compared by its own outcome hash."""
         failed = False
         for index, step in enumerate(trace):
@@ -287,6 +294,8 @@ class Verifier:
                 yield Reason("invalid_action" if invalid else "action_failed", step.error or "", index)
         if failed:
             return
+        if informs:
+            return  # nothing is written, so no prefix can reach the final state early
         if final == initial:
             yield Reason("no_state_change", "the gold actions leave the database as it was")
             return
@@ -327,7 +336,8 @@ class Verifier:
             return True  # a yes/no choice is stated in words, not as a value
         if isinstance(value, int | float):
             return float(value) in numbers or value in outputs
-        return value in outputs or _mentions(text, str(value))
+        # The scenario says values as people do ("August 2, 2025", "first class"): either form counts.
+        return value in outputs or _mentions(text, str(value)) or _mentions(text, spoken(value))
 
     def _leaks(
         self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]], diff: StateDiff
