@@ -5,7 +5,7 @@
   retail has 114 tasks and measures 0.58 so): the kept tasks in order, cut into whole samples (one
   sample of all of them when fewer); the mean and the lowest sample are given.
 - `near_duplicate_share`: kept tasks sharing writes and wording with another (`toolscale.tasks.near_duplicates`).
-- `kinds`: kept tasks per kind (write, information, refusal, conditional).
+- `kinds`: kept tasks per kind (the record's `kind`: write, information, refusal, conditional).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.synthesize import TaskKind
 
 SAMPLE_SIZE = 114
-KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
+KINDS: tuple[str, ...] = get_args(TaskKind)
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -41,7 +41,7 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
     texts = [reason_for_call(task) for task in kept]
     samples = [texts[start : start + SAMPLE_SIZE] for start in range(0, len(texts) - SAMPLE_SIZE + 1, SAMPLE_SIZE)] or [texts]
     ratios = [trigram_ratio(sample) for sample in samples]
-    kinds = Counter(task.kind for task in kept)
+    kinds: Counter[str] = Counter(task.kind for task in kept)
     return {
         "reason_for_call_3gram_ratio": {
             "mean": round(sum(ratios) / len(ratios), 4),
@@ -50,5 +50,5 @@ def domain_figures(kept: Sequence[ToolScaleTask], tool_kinds: Mapping[str, str])
             "sample_size": min(SAMPLE_SIZE, len(texts)),
         },
         "near_duplicate_share": round(near_duplicate_share([task_key(task, tool_kinds) for task in kept]), 4),
-        "kinds": {kind: kinds[kind] for kind in KINDS},
+        "kinds": {kind: kinds.get(kind, 0) for kind in KINDS},
     }

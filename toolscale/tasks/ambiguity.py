@@ -45,8 +45,8 @@ class GrammarWords:
 def grammar_words(grammar: TaskGrammar) -> GrammarWords:
     return GrammarWords(
         mentions={
-            table: frozenset(name for phrase in phrasings(mention) for name in template_fields(phrase))
-            for table, mention in grammar.mentions.items()
+            table: frozenset(name for template in phrasings(templates) for name in template_fields(template))
+            for table, templates in grammar.mentions.items()
         },
         looked_up=frozenset((goal.tool, name) for goal in grammar.goals for lookup in goal.lookups for name in lookup.bind),
     )

@@ -21,8 +21,7 @@ MIN_CHARACTERS = 3
 COMMON_WORDS = frozenset({"yes", "no", "none", "true", "false", "null", "ok", "done", "n/a"})
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-# A number standing alone: not glued to a word, an id or another number's digits;
-# "...4267" (an account's last digits) stands alone; the 5 of "3.5" does not.
+# A number standing alone: not glued to a word or an id, nor the decimals of another number ("...4267" stands alone).
 _NUMBER_IN_TEXT = re.compile(r"(?<![\w\-])(?<!\d\.)-?\d+(?:\.\d+)?(?![\w]|\.\d)")
 
 
