@@ -116,6 +116,10 @@ class DomainDatabase:
                 image = raw.serialize()
         except sa.exc.IntegrityError as error:
             raise DatabaseError(f"rows of domain {spec.name!r} violate a constraint: {error.orig}") from error
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as error:
+            # A schema SQLite does not accept (a spec built without validation): the reason, not a traceback.
+            reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+            raise DatabaseError(f"domain {spec.name!r}: cannot build its database: {reason}") from error
         finally:
             engine.dispose()
         return cls(spec=spec, image=image, digest_sums=digest_sums, provenance=provenance)
