@@ -35,11 +35,35 @@ def _scalar_problem(value: object) -> str | None:
     return f"is a {type(value).__name__}, not a JSON value"
 
 
+def _plainly_fine(arguments: object) -> bool:
+    """The common case, checked fast: an object of ASCII text, 64-bit integers, finite numbers,
+    booleans and nulls. Anything else takes the full walk. (Its keys are left to the tool's schema,
+    which allows only the parameters' names.)"""
+    if type(arguments) is not dict:
+        return False
+    for value in arguments.values():
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                return False
+        elif kind is int:
+            if not -9_223_372_036_854_775_808 <= value <= 9_223_372_036_854_775_807:
+                return False
+        elif kind is float:
+            if value - value != 0:  # inf - inf and nan - nan are nan
+                return False
+        elif value is not None and kind is not bool:
+            return False
+    return True
+
+
 def argument_problem(arguments: object) -> str | None:
     """Why `arguments` cannot be a tool call's arguments ("location: reason"), or None.
 
     Not being an object is left to the tool's schema, which says so in its own words.
     """
+    if _plainly_fine(arguments):
+        return None
     pending: list[tuple[str, Any, int]] = [("", arguments, 0)]
     while pending:
         where, value, depth = pending.pop()

@@ -39,11 +39,11 @@ class EpisodeConnection:
     def start_call(self) -> None:
         """A new call: a fresh step budget, and no refusal left over from an earlier statement."""
         self.budget.start_call()
-        self.authorizer.reset()
+        self.authorizer.refusal = None
 
     def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
         """Run one spec statement under its own step budget (and the call's)."""
-        self.budget.start_statement()
+        self.budget.statement_steps = 0
         return self.sqlite.execute(sql, parameters)
 
     def engine_sql(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:

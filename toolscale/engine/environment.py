@@ -95,6 +95,7 @@ class Environment:
         self._connection = self._episode.sqlite
         # Every spec statement runs through this: each has a step budget of its own (and the call's).
         self._execute = self._episode.execute
+        self._start_call = self._episode.start_call
         self._authorizer = self._episode.authorizer
 
     # -- tool calls ---------------------------------------------------------------------------
@@ -179,10 +180,6 @@ class Environment:
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
         return None if tool.result is None else tool.result.render(self._execute, parameters)
-
-    def _start_call(self) -> None:
-        assert self._episode is not None, "the episode is closed"
-        self._episode.start_call()
 
     def _rollback(self) -> None:
         self._engine_sql("ROLLBACK TO tool_call")

@@ -48,6 +48,8 @@ class StepBudget:
     """Interrupts the running statement when it, or the call it belongs to, is over its step budget.
 
     `on_exceeded` is told why, so the interruption reaches the caller as a refusal with its reason.
+    The counters are plain attributes: the engine resets them on every call and statement, and that
+    costs less than a method call.
     """
 
     def __init__(
@@ -61,9 +63,10 @@ class StepBudget:
         self.statement_limit = statement_steps
         self.call_limit = call_steps
         self.call_seconds = call_seconds
-        self._statement = 0
-        self._call = 0
-        self._deadline = time.monotonic() + call_seconds
+        self.statement_steps = 0
+        self.call_steps = 0
+        # Set on the call's first progress tick, so a call that never ticks never reads the clock.
+        self.deadline: float | None = None
         # On while the engine runs its own bookkeeping (change-log reads, audits), which no budget bounds.
         self.suspended = False
 
@@ -71,24 +74,24 @@ class StepBudget:
         connection.set_progress_handler(self._tick, STEP_GRANULARITY)
 
     def start_call(self) -> None:
-        self._statement = self._call = 0
-        self._deadline = time.monotonic() + self.call_seconds
-
-    def start_statement(self) -> None:
-        self._statement = 0
+        self.statement_steps = self.call_steps = 0
+        self.deadline = None
 
     def _tick(self) -> int:
         if self.suspended:
             return 0
-        self._statement += STEP_GRANULARITY
-        self._call += STEP_GRANULARITY
-        if self._statement > self.statement_limit:
+        self.statement_steps += STEP_GRANULARITY
+        self.call_steps += STEP_GRANULARITY
+        if self.statement_steps > self.statement_limit:
             self._on_exceeded(f"the statement ran over its budget of {self.statement_limit:,} SQLite steps")
             return 1
-        if self._call > self.call_limit:
+        if self.call_steps > self.call_limit:
             self._on_exceeded(f"the call ran over its budget of {self.call_limit:,} SQLite steps")
             return 1
-        if time.monotonic() > self._deadline:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.call_seconds
+        elif now > self.deadline:
             self._on_exceeded(f"the call ran over its budget of {self.call_seconds:g} seconds")
             return 1
         return 0

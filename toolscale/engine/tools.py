@@ -207,7 +207,7 @@ class CompiledTool:
             if self.validator.is_valid(arguments):
                 return None
             error = next(iter(self.validator.iter_errors(arguments)))
-        except (ValueError, OverflowError) as failure:  # values the validator cannot read at all
+        except (ValueError, OverflowError, TypeError) as failure:  # values the validator cannot read at all
             return str(failure)
         location = "/".join(str(part) for part in error.instance_path)
         return f"{location}: {error.message}" if location else error.message
