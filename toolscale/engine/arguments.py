@@ -57,7 +57,7 @@ def _plainly_fine(arguments: object) -> bool:
     return True
 
 
-def argument_problem(arguments: object) -> str | None:
+def argument_problem(arguments: object, max_depth: int = MAX_DEPTH) -> str | None:
     """Why `arguments` cannot be a tool call's arguments ("location: reason"), or None.
 
     Not being an object is left to the tool's schema, which says so in its own words.
@@ -67,8 +67,8 @@ def argument_problem(arguments: object) -> str | None:
     pending: list[tuple[str, Any, int]] = [("", arguments, 0)]
     while pending:
         where, value, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            return f"{where or '(arguments)'}: nests deeper than {MAX_DEPTH} levels"
+        if depth > max_depth:
+            return f"{where or '(arguments)'}: nests deeper than {max_depth} levels"
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if not isinstance(key, str):

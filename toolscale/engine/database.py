@@ -24,6 +24,7 @@ from toolscale.engine.connection import ConnectionPool
 from toolscale.engine.layout import DomainLayout, domain_layout
 from toolscale.engine.schema import META_TABLE, change_log_triggers, json_columns, metadata_for
 from toolscale.engine.tools import CompiledTool, compile_tools
+from toolscale.errors import ToolScaleError
 from toolscale.spec.models import Column, DomainSpec
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ _DIGEST_KEY = "digest_sum:"
 _PROVENANCE_KEY = "provenance:"
 
 
-class DatabaseError(Exception):
+class DatabaseError(ToolScaleError):
     """A database that cannot be built or loaded; the message names the file or table and the reason."""
 
 

@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 import ray
 from tqdm import tqdm
 
+from toolscale.errors import ToolScaleError
+
 Result = TypeVar("Result")
 
 
-class StageError(RuntimeError):
+class StageError(ToolScaleError, RuntimeError):
     """A stage call failed; the message names the call and the reason."""
 
 
@@ -37,9 +39,16 @@ class RayExecutor:
         if self._started:
             return
         if self.address is None:
-            # A local cluster only this process uses: nothing to authenticate, no dashboard to serve.
+            # A local cluster only this process uses: nothing to authenticate, no dashboard to serve. "local"
+            # starts one even when another Ray runs on the machine (init would join that one, and refuse num_cpus).
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            ray.init(
+                address="local",
+                num_cpus=self.workers,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
         else:
             ray.init(address=self.address, logging_level=logging.WARNING)
         self._started = True

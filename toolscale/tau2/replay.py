@@ -12,14 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolscale.engine.arguments import argument_problem
 from toolscale.engine.database import DomainDatabase
+from toolscale.errors import ToolScaleError
 from toolscale.tau2 import retail
 
 # Domains whose state converts to a τ²-bench database (and so has upstream's diff format).
 SUPPORTED_DOMAINS = (retail.DOMAIN,)
 
 
-class ReplayInputError(ValueError):
+_MAX_DEPTH = 64
+
+
+class ReplayInputError(ToolScaleError, ValueError):
     """An input item that is not `{"id", "actions": [{"name", "arguments"}]}`; the message says where."""
 
 
@@ -41,6 +46,10 @@ class Replayer:
         return cls(retail.build_database())
 
     def replay(self, item: Mapping[str, Any], where: str = "item") -> dict[str, Any]:
+        # Echoed in the result, which must be writable text: no lone surrogates, NaN or runaway nesting.
+        problem = argument_problem(item, max_depth=_MAX_DEPTH)
+        if problem is not None:
+            raise ReplayInputError(f"{where}: {problem}")
         actions = item.get("actions")
         if actions is None and isinstance(item.get("evaluation_criteria"), Mapping):
             actions = item["evaluation_criteria"].get("actions")

@@ -23,6 +23,7 @@ from typing import Any
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import DECODERS
+from toolscale.errors import ToolScaleError
 from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.spec.models import DomainSpec
 
@@ -74,7 +75,7 @@ RECORD_TOOLS = {
 }
 
 
-class ConversionError(ValueError):
+class ConversionError(ToolScaleError, ValueError):
     """Upstream data that does not fit the relational layout; the message names the record."""
 
 
