@@ -18,12 +18,13 @@ import yaml
 
 from toolscale import cli
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import load_spec
 from toolscale.pipeline.config import ConfigError, load_run_config
 from toolscale.pipeline.manifest import ManifestError, load_manifest
 from toolscale.pipeline.ownership import OutputFolderError, check_output_folder
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_spec
-from toolscale.tau2.tasks import TaskFileError, read_task_records, read_tau2_tasks
+from toolscale.tau2.export import read_exportable
+from toolscale.tau2.tasks import TaskFileError, read_tau2_tasks
 from toolscale.train.config import DataConfig
 from toolscale.train.source import TaskSourceError, check_source
 from toolscale.yamlfile import load_yaml, read_yaml_text
@@ -189,7 +190,7 @@ def test_task_records_with_repeated_ids_are_refused(tmp_path: Path) -> None:
     record = {**_task("r1"), "domain": "retail"}
     path.write_text(json.dumps(record) + "\n" + json.dumps(record) + "\n")
     with pytest.raises(TaskFileError, match="task record id\\(s\\) 'r1' appear more than once"):
-        read_task_records(path)
+        read_exportable(path)
 
 
 def _output_folder(tmp_path: Path, shard: bytes | None = None) -> Path:

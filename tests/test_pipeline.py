@@ -20,12 +20,12 @@ import yaml
 
 from toolscale.data import TASK_SCHEMA, load_tasks, row_to_task
 from toolscale.data.export import split_of
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.pipeline.config import ConfigError, load_run_config
 from toolscale.pipeline.manifest import MANIFEST_FILE
 from toolscale.pipeline.ownership import OutputFolderError
 from toolscale.pipeline.run import PipelineError, RunSummary, run_pipeline
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from tests.spec_helpers import assert_rejected
 from toolscale.cli import app
+from toolscale.domain.loader import domain_dir, domain_names, load_domain, load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import default_size, populate, table_rows
 from toolscale.populate.values import PopulateError
 from toolscale.spec.errors import SpecError
 from toolscale.spec.generators import ReferenceGenerator
-from toolscale.spec.loader import domain_dir, domain_names, load_domain, load_spec
-from toolscale.spec.population import is_populated
+from toolscale.spec.models import is_populated
 
 POPULATED = [name for name in domain_names() if is_populated(load_domain(name))]
 SIZE = 60

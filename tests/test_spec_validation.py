@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import domain_names, load_spec
 from toolscale.schemas import SCHEMAS_DIR, schema_texts
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import domain_names, load_spec
 
 from .conftest import TINY_SPEC
 from .spec_helpers import assert_rejected, write_spec

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import domain_dir
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
-from toolscale.spec.loader import domain_dir
 from toolscale.tasks.verify import CHECKS, Action, Candidate, Observed, Verifier
 
 MARIA = "CL-000001"

@@ -10,7 +10,7 @@ from transformers.utils import get_json_schema
 
 from tests.train_tasks import one_write_task, task_with_info
 from toolscale.data.schema import task_to_row
-from toolscale.spec.loader import load_domain
+from toolscale.domain.loader import load_domain
 from toolscale.tasks.preference import ModelPrice, Pricing
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import ExpertModel, ExpertsConfig, UserConfig

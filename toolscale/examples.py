@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Observation, StateDiff
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.yamlfile import load_yaml, read_yaml_text
 
 FIXTURE_FILE = "examples/fixture.yaml"

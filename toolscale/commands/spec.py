@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import load_spec
 from toolscale.schemas import schema_texts
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_spec
 
 app = typer.Typer(no_args_is_help=True, help="Validate domain specs and publish the JSON Schemas.")
 

@@ -10,10 +10,10 @@ import typer
 import yaml
 
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DatabaseError, DomainDatabase
 from toolscale.populate.stage import default_size, populate
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import FUNNEL_STAGES, jsonl, synthesize_domain

@@ -197,6 +197,8 @@ def row_to_task(row: dict[str, Any]) -> ToolScaleTask:
         criteria["env_assertions"] = _parsed(criteria["env_assertions"])
         for action in criteria["actions"] or []:
             action["arguments"] = json.loads(action["arguments"])
+            if action["requestor"] is None:  # a column is never absent, but this field has a default, not a null
+                del action["requestor"]
     preference = data["preference"]
     preference["aliases"] = {item["alias"]: item["weight"] for item in preference["aliases"]}
     pricing = data["pricing"]

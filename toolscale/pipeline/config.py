@@ -10,9 +10,9 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from toolscale.domain.loader import domain_names
 from toolscale.errors import ToolScaleError
 from toolscale.spec.errors import format_location
-from toolscale.spec.loader import domain_names
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.yamlfile import load_yaml, read_yaml_text
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from toolscale.errors import ToolScaleError
 
 Result = TypeVar("Result")
+SYSTEM_FAILURE_RETRIES = 3
 
 
 class StageError(ToolScaleError, RuntimeError):
@@ -39,9 +40,10 @@ class RayExecutor:
         if self._started:
             return
         if self.address is None:
-            # A local cluster only this process uses: nothing to authenticate, no dashboard to serve. "local"
-            # starts one even when another Ray runs on the machine (init would join that one, and refuse num_cpus).
+            # A local cluster only this process uses: nothing to authenticate, no dashboard to serve.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            # address="local": a new instance even when `ray start` has left a cluster running on this
+            # machine, which a bare ray.init() would join instead.
             ray.init(
                 address="local",
                 num_cpus=self.workers,
@@ -60,7 +62,9 @@ class RayExecutor:
         if not calls:
             return
         self._start()
-        remote = ray.remote(num_cpus=1, max_retries=0)(stage)
+        # Stages are pure, so a call lost with its worker or node is simply run again (Ray retries system
+        # failures only; an exception raised by the stage itself is not retried and ends the run below).
+        remote = ray.remote(num_cpus=1, max_retries=SYSTEM_FAILURE_RETRIES)(stage)
         pending = {remote.remote(*arguments): position for position, arguments in enumerate(calls)}
         with tqdm(total=len(calls), desc=description, unit="unit", disable=not self.progress) as bar:
             while pending:
@@ -68,9 +72,11 @@ class RayExecutor:
                 position = pending.pop(done)
                 try:
                     result = ray.get(done)
-                except ray.exceptions.RayTaskError as error:
+                except ray.exceptions.RayError as error:
                     for reference in pending:
                         ray.cancel(reference, force=True)
-                    raise StageError(f"{description} {names[position]}: {error.cause}") from error.cause
+                    # The stage's own exception, or the system failure Ray gave up retrying (a lost node).
+                    cause = error.cause if isinstance(error, ray.exceptions.RayTaskError) else error
+                    raise StageError(f"{description} {names[position]}: {cause}") from cause
                 bar.update(1)
                 yield position, result

@@ -21,6 +21,7 @@ from pathlib import Path
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
 from toolscale.data.plots import funnel_png
+from toolscale.domain.loader import load_domain
 from toolscale.errors import ToolScaleError
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
@@ -37,7 +38,6 @@ from toolscale.pipeline.manifest import (
 from toolscale.pipeline.ownership import UNIT_FILE, check_output_folder, leftovers, strangers
 from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_stage
 from toolscale.populate.stage import default_size
-from toolscale.spec.loader import load_domain
 from toolscale.tasks.run import FUNNEL_STAGES
 
 EXPECTED_KEPT_SHARE = 0.85  # plans units for this share of candidates kept; more units follow if short

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from toolscale.data.export import by_split, domain_shards, parquet_bytes, read_parquet_tasks, sharded
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ReasonRecord, ToolScaleTask

@@ -23,8 +23,7 @@ from toolscale.engine.limits import POPULATE_MIN_STEPS, POPULATE_STEPS_PER_ROW, 
 from toolscale.engine.schema import metadata_for
 from toolscale.populate.values import PopulateError, children_counts, column_seed, column_values
 from toolscale.spec.generators import LookupGenerator, ReferenceGenerator
-from toolscale.spec.models import DomainSpec, Table
-from toolscale.spec.population import is_populated
+from toolscale.spec.models import DomainSpec, Table, is_populated
 
 Rows = dict[str, list[dict[str, Any]]]
 

@@ -1,7 +1,7 @@
 """The domain spec: pydantic models for `domains/<name>/domain.yaml`.
 
 A domain is data, not code: tables, the caller's identity and tools written as parameterized SQL.
-These models check the *shape* of a spec; `toolscale.spec.checks` checks what shape cannot
+These models check the *shape* of a spec; `toolscale.domain.checks` checks what shape cannot
 (SQL compiles against the schema, references resolve, parameters are used, ...).
 """
 
@@ -237,3 +237,8 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ToolScale domain spec"
     return schema
+
+
+def is_populated(spec: DomainSpec) -> bool:
+    """Whether `toolscale populate` fills the domain: it declares at least one value generator."""
+    return any(column.generator is not None for table in spec.tables for column in table.columns)

@@ -15,7 +15,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolscale.spec.checks import CLOCK_PARAMETERS, query_problems
+from toolscale.domain.checks import CLOCK_PARAMETERS, query_problems
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
 from toolscale.yamlfile import load_yaml, read_yaml_text

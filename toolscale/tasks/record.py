@@ -13,15 +13,16 @@ from pydantic import BaseModel, ConfigDict
 from toolscale.engine.environment import StateDiff
 from toolscale.tasks.preference import Preference, Pricing
 from toolscale.tasks.synthesize import SynthesizedTask
-from toolscale.tasks.verify import CheckName, Verdict
-from toolscale.tau2.tasks import (
+from toolscale.tasks.upstream import (
     Action,
     Description,
     EvaluationCriteria,
     StructuredUserInstructions,
     TaskRecord,
+    Tau2Task,
     UserScenario,
 )
+from toolscale.tasks.verify import CheckName, Verdict
 
 Difficulty = Literal["easy", "medium", "hard"]
 
@@ -70,12 +71,21 @@ class Verification(_Strict):
 
 
 class ToolScaleTask(TaskRecord):
+    # A record ToolScale wrote has no unknown field: one would be a typo or a format change.
+    model_config = ConfigDict(extra="forbid")
+
     database: DatabaseRef
     difficulty: Difficulty
     preference: Preference
     pricing: Pricing
     provenance: Provenance
     verification: Verification
+
+    def to_upstream(self) -> dict[str, Any]:
+        """Upstream's fields only, with no null: every field upstream lets be null defaults to null, so
+        writing one would only repeat the default (and a Parquet row sets every field, null or not)."""
+        data: dict[str, Any] = self.model_dump(mode="json", include=set(Tau2Task.model_fields), exclude_none=True)
+        return data
 
 
 def difficulty(task: SynthesizedTask) -> Difficulty:

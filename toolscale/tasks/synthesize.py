@@ -15,7 +15,6 @@ import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -24,11 +23,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import CompiledTool
+from toolscale.resources import data_dir
 from toolscale.tasks.grammar import CALLER_PARAMETER, Goal, Lookup, TaskGrammar, template_fields
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
 from toolscale.tasks.verify import Action, Candidate, Observed, leaves
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = data_dir("prompts")
 SCENARIO_TEMPLATE = "scenario.j2"  # one block per field of the scenario
 # Argument rows tried per goal before another goal is drawn.
 ROWS_PER_GOAL = 6

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from toolscale.data.load import load_tasks
 from toolscale.data.schema import TASK_SCHEMA, row_to_task, task_to_row
-from toolscale.spec.loader import domain_dir
+from toolscale.domain.loader import domain_dir
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import DataConfig
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from toolscale.domain.population import check_population
 from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
 from toolscale.engine.builtins import CLOCK_WORDS, TIME_FUNCTIONS, clock_signatures
 from toolscale.engine.functions import register_functions
@@ -24,7 +25,6 @@ from toolscale.engine.limits import StepBudget, apply_length_limits
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
 from toolscale.spec.models import Column, DomainSpec, Result, Table, Tool
-from toolscale.spec.population import check_population
 
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str]
