@@ -221,3 +221,24 @@ def test_the_trainer_names_a_bad_task_source_before_training(tmp_path: Path) -> 
     jsonl.write_text('{"id": 3}\n')
     with pytest.raises(TaskSourceError, match=r"kept\.jsonl: line 1: "):
         check_source(DataConfig(source=str(jsonl)))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"id": "t", "actions": [{"name": "get_user_details", "arguments": {"user_id": "\\udfff"}}]}', "lone surrogate"),
+        ('{"id": "t", "actions": [{"name": "get_user_details", "arguments": {"user_id": NaN}}]}', "which JSON does not allow"),
+        ("[" * 100_000, "nests too deep to read"),
+    ],
+    ids=["surrogate", "nan", "deep"],
+)
+def test_replay_names_input_it_cannot_replay(tmp_path: Path, line: str, reason: str) -> None:
+    calls, out = tmp_path / "calls.jsonl", tmp_path / "out.jsonl"
+    calls.write_text(line + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "toolscale.cli", "tau2", "replay", "--calls", str(calls), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{calls}: line 1: ")
+    assert reason in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not out.exists()
