@@ -13,6 +13,7 @@ from typing import Any
 
 MAX_DEPTH = 32  # nested arrays and objects; no tool's parameters come near it
 _INT64 = range(-(2**63), 2**63)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _text_problem(text: str) -> str | None:
@@ -47,7 +48,7 @@ def _plainly_fine(arguments: object) -> bool:
             if not value.isascii():
                 return False
         elif kind is int:
-            if not -9_223_372_036_854_775_808 <= value <= 9_223_372_036_854_775_807:
+            if not _INT64_MIN <= value <= _INT64_MAX:
                 return False
         elif kind is float:
             if value - value != 0:  # inf - inf and nan - nan are nan

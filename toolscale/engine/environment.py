@@ -95,7 +95,7 @@ class Environment:
         self._connection = self._episode.sqlite
         # Every spec statement runs through this: each has a step budget of its own (and the call's).
         self._execute = self._episode.execute
-        self._start_call = self._episode.start_call
+        self._budget = self._episode.budget
         self._authorizer = self._episode.authorizer
 
     # -- tool calls ---------------------------------------------------------------------------
@@ -115,7 +115,12 @@ class Environment:
         if problem is not None:
             return Observation.failure("invalid_arguments", f"Invalid arguments for {name}: {problem}")
         assert isinstance(arguments, Mapping)
-        self._start_call()
+        # A new call: a fresh budget and no refusal left from an earlier one (EpisodeConnection.start_call,
+        # inlined: this runs on every call).
+        budget = self._budget
+        budget.statement_steps = budget.call_steps = 0
+        budget.deadline = None
+        self._authorizer.refusal = None
         parameters = tool.bind(arguments) | self._clock
         if not tool.writes:
             try:
@@ -180,6 +185,10 @@ class Environment:
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
         return None if tool.result is None else tool.result.render(self._execute, parameters)
+
+    def _start_query(self) -> None:
+        assert self._episode is not None, "the episode is closed"
+        self._episode.start_call()
 
     def _rollback(self) -> None:
         self._engine_sql("ROLLBACK TO tool_call")
@@ -278,7 +287,7 @@ class Environment:
 
     def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run SQL over the domain's tables (same authorizer and budgets as tools) and undo whatever it wrote."""
-        self._start_call()
+        self._start_query()
         if _only_reads(sql):
             return self._connection.execute(sql, parameters).fetchall()
         with self._undone():
@@ -286,7 +295,7 @@ class Environment:
 
     def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Like `query`, each row as a dict keyed by column name."""
-        self._start_call()
+        self._start_query()
         if _only_reads(sql):
             return self._records(sql, parameters)
         with self._undone():
