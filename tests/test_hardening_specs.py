@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.limits import CALL_STEPS, STATEMENT_STEPS
 from toolscale.populate.stage import apply_rules
 from toolscale.populate.values import PopulateError
+from toolscale.spec.errors import SpecError
 from toolscale.spec.models import DomainSpec, Tool
 
 from .conftest import TINY_ROWS, TINY_SPEC
@@ -214,3 +216,13 @@ def test_a_runaway_derive_rule_is_stopped_when_populating(tiny_spec: DomainSpec)
     rows = {"customers": TINY_ROWS["customers"], "orders": TINY_ROWS["orders"], "lines": []}
     with pytest.raises(PopulateError, match=r"orders\.derive\[0\]: refused: the statement ran over its budget of"):
         apply_rules(spec, rows)
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"), [("ANALYZE", "ANALYZE"), ("DROP TABLE lines", "DROP TABLE"), ("CREATE VIEW v AS SELECT 1", "CREATE VIEW")]
+)
+def test_a_refused_statement_is_named_by_its_kind_only(tmp_path: Path, sql: str, named: str) -> None:
+    with pytest.raises(SpecError) as raised:
+        load_spec(write_spec(tmp_path, _spec_with("effect", sql), folder="tiny"))
+    reasons = [issue.reason for issue in raised.value.issues if issue.location == _LOCATIONS["effect"]]
+    assert reasons == [f"{named} statements are not allowed"]

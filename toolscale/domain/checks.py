@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from toolscale.domain.population import check_population
-from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
+from toolscale.engine.authorizer import FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS, statement_refusal
 from toolscale.engine.builtins import CLOCK_WORDS, TIME_FUNCTIONS, clock_signatures
 from toolscale.engine.functions import register_functions
 from toolscale.engine.limits import StepBudget, apply_length_limits
@@ -104,7 +104,9 @@ class _Compiler:
                 "use strftime('%Y-%m-%dT%H:%M:%S', ...)"
             )
         elif action not in _READ_ACTIONS:
-            compiled.other.append(f"{ACTION_NAMES.get(action, str(action))} statements are not allowed")
+            refusal = statement_refusal(action, arg1)
+            if refusal not in compiled.other:
+                compiled.other.append(refusal)
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 

@@ -57,6 +57,13 @@ _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_maste
 ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for name in _ACTIONS}
 
 
+def statement_refusal(action: int, arg1: str | None) -> str:
+    """Why a statement of this kind is refused, by the name of the statement."""
+    if action == sqlite3.SQLITE_CREATE_TABLE and (arg1 or "").startswith("sqlite_stat"):
+        action = sqlite3.SQLITE_ANALYZE  # ANALYZE makes its statistics table first
+    return f"{ACTION_NAMES.get(action, str(action))} statements are not allowed"
+
+
 @dataclass
 class DomainAuthorizer:
     """Allows spec statements to touch `tables` only; records the first refusal for error messages.
@@ -103,6 +110,4 @@ class DomainAuthorizer:
             if action == sqlite3.SQLITE_INSERT and arg1 == CHANGE_LOG and (trigger or "").startswith(TRIGGER_PREFIX):
                 return None
             return f"{_DATA_ACTIONS[action]} on table {arg1!r} is not allowed (not a table of this domain)"
-        if action == sqlite3.SQLITE_CREATE_TABLE and (arg1 or "").startswith("sqlite_stat"):
-            action = sqlite3.SQLITE_ANALYZE  # ANALYZE makes its statistics table first
-        return f"{ACTION_NAMES.get(action, str(action))} statements are not allowed"
+        return statement_refusal(action, arg1)
