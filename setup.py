@@ -1,5 +1,5 @@
-"""Build hook only (the project is declared in pyproject.toml): a wheel carries `domains/`, `prompts/`
-and `schemas/` inside the package as `toolscale/_data/`, where toolscale/resources.py finds them when
+"""Build hook only (the project is declared in pyproject.toml): a wheel carries `domains/`, `prompts/`,
+`schemas/` and `catalog/` inside the package as `toolscale/_data/`, where toolscale/resources.py finds them when
 the package is installed outside a checkout. An editable install reads the checkout's folders instead."""
 
 import shutil
@@ -8,7 +8,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-DATA_FOLDERS = ("domains", "prompts", "schemas")
+DATA_FOLDERS = ("domains", "prompts", "schemas", "catalog")
 
 
 class BuildPyWithData(build_py):

@@ -1,4 +1,4 @@
-"""Where the project's data folders are: `domains/`, `prompts/` and `schemas/`.
+"""Where the project's data folders are: `domains/`, `prompts/`, `schemas/` and `catalog/`.
 
 In a checkout (and an editable install) they are the folders beside the package, so an edit to a spec
 takes effect at once. A wheel carries copies inside the package (`toolscale/_data/`, copied there by
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-DataFolder = Literal["domains", "prompts", "schemas"]
+DataFolder = Literal["domains", "prompts", "schemas", "catalog"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent

@@ -74,6 +74,7 @@ TASK_SCHEMA = pa.schema(
         pa.field("issues", _text),  # JSON text
         pa.field("database", pa.struct([("size", pa.int64()), ("seed", pa.int64()), ("state_hash", _text)]), nullable=False),
         pa.field("difficulty", _text, nullable=False),
+        pa.field("kind", _text, nullable=False),
         pa.field(
             "preference",
             pa.struct(

@@ -179,6 +179,10 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
         types_by_name = column_types_by_name(spec)
         for index, tool in enumerate(spec.tools):
             problems += _check_tool(compiler, spec, tool, ("tools", index), types_by_name)
+        for index, invariant in enumerate(spec.invariants):
+            compiled = compiler.compile(invariant.query)
+            where: Location = ("invariants", index, "query")
+            problems += _statement_problems(compiled, where, "query", set(CLOCK_PARAMETERS), compiler.tables)
     finally:
         compiler.close()
     return problems
@@ -193,6 +197,8 @@ def _check_names(spec: DomainSpec) -> Iterator[Problem]:
         yield ("tables",), f"table {name!r} is declared more than once"
     for name in _duplicates([tool.name for tool in spec.tools]):
         yield ("tools",), f"tool {name!r} is declared more than once"
+    for name in _duplicates([invariant.name for invariant in spec.invariants]):
+        yield ("invariants",), f"invariant {name!r} is declared more than once"
     check_names = [check.name for table in spec.tables for check in table.checks]
     for name in _duplicates(check_names):
         yield ("tables",), f"check {name!r} is declared more than once (check names are unique per domain)"

@@ -20,6 +20,8 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")
 ColumnType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
 ParameterType = Literal["string", "integer", "number", "boolean", "array", "object"]
 JsonScalar = str | int | float | bool
+# What an expert model is good at (catalog/models.yaml); a domain names the kinds of help its tasks can use.
+ExpertStrength = Literal["general", "reasoning", "tool-use", "math", "code"]
 
 
 class _Strict(BaseModel):
@@ -215,6 +217,18 @@ class Tool(_Strict):
     result: Result | None = None
 
 
+class Invariant(_Strict):
+    """A rule of the domain its populated data must keep, as a query for the rows that break it."""
+
+    name: Identifier
+    description: str = Field(min_length=1, description="The rule in words, reported with the first row that breaks it.")
+    query: str = Field(
+        min_length=1,
+        description="A SELECT returning the rows that break the rule (the clock may be used as :now and :today); "
+        "`toolscale populate` fails when it returns any row, at every size and seed.",
+    )
+
+
 class DomainSpec(_Strict):
     spec_version: Literal[1] = 1
     name: Identifier
@@ -223,6 +237,17 @@ class DomainSpec(_Strict):
     tables: list[Table] = Field(min_length=1)
     caller: Caller
     tools: list[Tool] = Field(min_length=1)
+    expert_strengths: list[ExpertStrength] = Field(
+        default=["general", "reasoning", "tool-use"],
+        min_length=1,
+        description="The kinds of expert help this domain's tasks can use: a task offers only catalog models "
+        "(catalog/models.yaml) good at one of them, so no math specialist is offered for a restaurant booking.",
+    )
+    invariants: list[Invariant] = Field(
+        default=[],
+        description="Rules the populated data must keep beyond its constraints (e.g. one valid policy per provider, "
+        "prices in plausible ranges), each a query that must return no rows.",
+    )
 
     def table(self, name: str) -> Table | None:
         return next((table for table in self.tables if table.name == name), None)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from toolscale.engine.environment import StateDiff
 from toolscale.tasks.preference import Preference, Pricing
-from toolscale.tasks.synthesize import SynthesizedTask
+from toolscale.tasks.synthesize import SynthesizedTask, TaskKind
 from toolscale.tasks.upstream import (
     Action,
     Description,
@@ -76,6 +76,7 @@ class ToolScaleTask(TaskRecord):
 
     database: DatabaseRef
     difficulty: Difficulty
+    kind: TaskKind  # write, information (only asks to be told), refusal (a forbidden ask beside allowed ones), conditional
     preference: Preference
     pricing: Pricing
     provenance: Provenance
@@ -104,30 +105,37 @@ def task_record(
 ) -> ToolScaleTask:
     task_id = f"{domain}-{provenance.seed}-{task.index:07d}"
     scenario = task.scenario
+    # Set only when a task has them: upstream's export leaves unset fields out.
+    persona: dict[str, str] = {"persona": scenario.persona} if scenario.persona else {}
+    criteria = EvaluationCriteria(
+        actions=[
+            Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
+            for number, action in enumerate(task.actions)
+        ],
+        communicate_info=list(task.communicate_info),
+        reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
+    )
+    if task.nl_assertions:  # refusals, for judges that grade the agent's words
+        criteria = criteria.model_copy(update={"nl_assertions": list(task.nl_assertions)})
     return ToolScaleTask(
         id=task_id,
         domain=domain,
         description=Description(purpose=f"{domain}: " + ", then ".join(task.goals)),
         user_scenario=UserScenario(
+            **persona,
             instructions=StructuredUserInstructions(
                 domain=domain,
                 reason_for_call=scenario.reason_for_call,
                 known_info=scenario.known_info,
                 unknown_info=scenario.unknown_info,
                 task_instructions=scenario.task_instructions,
-            )
+            ),
         ),
         initial_state=None,
-        evaluation_criteria=EvaluationCriteria(
-            actions=[
-                Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
-                for number, action in enumerate(task.actions)
-            ],
-            communicate_info=list(task.communicate_info),
-            reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
-        ),
+        evaluation_criteria=criteria,
         database=database,
         difficulty=difficulty(task),
+        kind=task.kind,
         preference=task.preference,
         pricing=task.pricing,
         provenance=provenance,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment, FailureReason, StateDiff
+from toolscale.tasks.spoken import spoken
 
 CheckName = Literal[
     "invalid_action",  # unknown tool or arguments failing its JSON Schema
@@ -94,6 +95,8 @@ def normalized_writes(database: DomainDatabase, actions: Sequence[Action]) -> st
     """The write actions as canonical JSON: reads change nothing, so two tasks with the same writes
     set the same goal; numbers are compared by value (1 and 1.0 are the same amount)."""
     writes = [[action.name, _normalize(action.arguments)] for action in actions if _writes(database, action.name)]
+    if not writes:  # an information task: what it reads is what it asks
+        writes = [[action.name, _normalize(action.arguments)] for action in actions]
     return json.dumps(writes, sort_keys=True, separators=(",", ":"))
 
 
@@ -190,7 +193,7 @@ class Verifier:
             trace = tuple(self._run(env, candidate.actions))
             final = env.state_hash()
             diff = env.state_diff()
-            reasons = list(self._execution_reasons(trace, initial, final))
+            reasons = list(self._execution_reasons(trace, initial, final, self._informs_only(candidate)))
             if not reasons:
                 reasons += self._grounding_reasons((self._initial, env), candidate, trace, diff)
         if not reasons:
@@ -224,7 +227,11 @@ class Verifier:
                 observation.reason,
             )
 
-    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str) -> Iterator[Reason]:
+    def _informs_only(self, candidate: Candidate) -> bool:
+        """An information task: no write at all, and values the agent must tell (which doing nothing fails)."""
+        return bool(candidate.communicate_info) and not any(_writes(self.database, action.name) for action in candidate.actions)
+
+    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str, informs: bool) -> Iterator[Reason]:
         failed = False
         for index, step in enumerate(trace):
             if not step.ok:
@@ -233,6 +240,8 @@ class Verifier:
                 yield Reason("invalid_action" if invalid else "action_failed", step.error or "", index)
         if failed:
             return
+        if informs:
+            return  # nothing is written, so no prefix can reach the final state early
         if final == initial:
             yield Reason("no_state_change", "the gold actions leave the database as it was")
             return
@@ -269,7 +278,8 @@ class Verifier:
             return True  # a yes/no choice is stated in words, not as a value
         if isinstance(value, int | float):
             return float(value) in numbers or value in outputs
-        return value in outputs or _mentions(text, str(value))
+        # The scenario says values as people do ("August 2, 2025", "first class"): either form counts.
+        return value in outputs or _mentions(text, str(value)) or _mentions(text, spoken(value))
 
     def _leaks(
         self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]], diff: StateDiff
