@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.pipeline.config import ConfigError, load_run_config
 from toolscale.pipeline.manifest import MANIFEST_FILE
-from toolscale.pipeline.run import RunSummary, run_pipeline
+from toolscale.pipeline.ownership import OutputFolderError
+from toolscale.pipeline.run import PipelineError, RunSummary, run_pipeline
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain
@@ -184,6 +186,8 @@ def test_grown_run_keeps_every_task_in_its_split(finished: tuple[Path, RunSummar
         ({"unit_candidates": 0}, "unit_candidates: Input should be greater than or equal to 1"),
         ({"synthesis": {"writes": {"9": 1.0}}}, "synthesis.writes.9.[key]"),
         ({"shards": 3}, "shards: Extra inputs are not permitted"),
+        ({"seed": True}, "seed: Input should be a valid integer"),
+        ({"seed": 1e26}, "seed: Input should be a valid integer"),
     ],
 )
 def test_bad_config_names_file_and_key_and_writes_nothing(tmp_path: Path, change: dict[str, object], expected: str) -> None:
@@ -219,3 +223,65 @@ def test_split_depends_only_on_the_task_id() -> None:
     shares = {split: assigned.count(split) / len(ids) for split in splits}
     assert shares["train"] == pytest.approx(0.9, abs=0.02)
     assert shares["test"] == pytest.approx(0.05, abs=0.015)
+
+
+def _copy_of(finished: tuple[Path, RunSummary], tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the finished run's output folder, and a config that points at it."""
+    reference, _ = finished
+    output = tmp_path / "out"
+    shutil.copytree(reference, output)
+    return output, write_config(tmp_path, output)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_complete_means_verified_a_damaged_database_is_rebuilt(
+    finished: tuple[Path, RunSummary], tmp_path: Path, damage: str
+) -> None:
+    output, config = _copy_of(finished, tmp_path)
+    database = output / "databases" / "bank.sqlite"
+    intact_bytes = database.read_bytes()
+    if damage == "truncate":
+        database.write_bytes(intact_bytes[: len(intact_bytes) // 2])
+    else:
+        database.unlink()
+    summary = run_pipeline(load_run_config(config), workers=2, progress=False)
+    assert (summary.did_work, summary.databases_built) == (True, 1)
+    assert database.read_bytes() == intact_bytes
+    assert dataset_files(output) == dataset_files(finished[0])
+
+
+def test_a_stray_shard_is_reported_and_kept(finished: tuple[Path, RunSummary], tmp_path: Path) -> None:
+    output, config = _copy_of(finished, tmp_path)
+    stray = output / "data" / "bank" / "train-00000-of-00009.parquet"
+    stray.write_bytes(next((output / "data" / "bank").glob("train-*.parquet")).read_bytes())
+    with pytest.raises(PipelineError, match=r"data/bank/train-00000-of-00009.parquet: not written by this pipeline"):
+        run_pipeline(load_run_config(config), progress=False)
+    assert stray.exists()  # reported, not deleted: it is not the pipeline's to delete
+
+
+def test_only_files_the_pipeline_wrote_are_deleted(finished: tuple[Path, RunSummary], tmp_path: Path) -> None:
+    output, config = _copy_of(finished, tmp_path)
+    theirs = [output / "notes" / "deep" / ".draft.tmp", output / "work" / "weather" / "mine.txt", output / "stats" / ".draft.tmp"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("not the pipeline's")
+    ours = output / "stats" / ".funnel.png.a1b2c3d4.tmp"  # what an interrupted write_atomically leaves
+    ours.write_bytes(b"half a png")
+    # Another configuration of weather: its units are discarded and made again.
+    manifest = json.loads((output / MANIFEST_FILE).read_text())
+    manifest["domains"]["weather"]["fingerprint"] = "of another configuration"
+    (output / MANIFEST_FILE).write_text(json.dumps(manifest))
+    summary = run_pipeline(load_run_config(config), workers=2, progress=False)
+    assert summary.units_run > 0
+    assert all(path.read_text() == "not the pipeline's" for path in theirs)
+    assert not ours.exists()
+    assert dataset_files(output) == dataset_files(finished[0]) | {"stats/.draft.tmp": b"not the pipeline's"}
+
+
+def test_a_folder_of_other_files_is_refused(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "thesis.tex").write_text("mine")
+    with pytest.raises(OutputFolderError, match=r"out: holds files but no manifest.json"):
+        run_pipeline(load_run_config(write_config(tmp_path, output)), progress=False)
+    assert sorted(path.name for path in output.iterdir()) == ["thesis.tex"]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
+
+from toolscale.errors import ToolScaleError
 
 
 @dataclass(frozen=True)
@@ -96,5 +99,20 @@ def toolscale() -> None:
     """Verified tool-use data for tool orchestrators."""
 
 
+def main() -> None:
+    """The `toolscale` command: a user's mistake (bad input, a file in the way, a full disk) is one
+    message and exit status 1, never a traceback."""
+    try:
+        app()
+    except ToolScaleError as error:
+        typer.echo(str(error), err=True)
+        sys.exit(1)
+    except OSError as error:
+        # write_atomically names the file it was writing; a read names its own.
+        where = f"{error.filename}: " if error.filename else ""
+        typer.echo(f"{where}{error.strerror or error}", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Observation, StateDiff
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 FIXTURE_FILE = "examples/fixture.yaml"
 TASKS_FILE = "examples/tasks.yaml"
@@ -52,8 +52,7 @@ class ExampleResult:
 
 
 def _read_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as file:
-        return yaml.safe_load(file)
+    return load_yaml(read_yaml_text(path))
 
 
 def example_database(domain: str) -> DomainDatabase:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pydantic
 import typer
 import yaml
 
@@ -18,16 +17,17 @@ from toolscale.spec.errors import SpecError
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import FUNNEL_STAGES, jsonl, synthesize_domain
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 
 def _config(path: Path | None) -> SynthesisConfig:
     if path is None:
         return SynthesisConfig()
     try:
-        return SynthesisConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return SynthesisConfig.model_validate(load_yaml(read_yaml_text(path)) or {})
     except OSError as error:
         raise typer.BadParameter(f"{path}: cannot read: {error.strerror}") from error
-    except (yaml.YAMLError, pydantic.ValidationError) as error:
+    except (yaml.YAMLError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         raise typer.BadParameter(f"{path}: {error}") from error
 
 

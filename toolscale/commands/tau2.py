@@ -78,7 +78,10 @@ def replay_command(
     """Run each line's actions in order on its own fresh copy of the database; report calls and final diff."""
     try:
         replayer = Replayer.for_domain(domain)
-        lines = calls.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = calls.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            raise ReplayInputError(f"{calls}: not UTF-8 text (byte {error.start})") from error
         results = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -88,6 +91,8 @@ def replay_command(
                 item = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ReplayInputError(f"{where}: not JSON: {error}") from error
+            except RecursionError as error:
+                raise ReplayInputError(f"{where}: nests too deep to read") from error
             if not isinstance(item, dict):
                 raise ReplayInputError(f"{where}: expected an object with 'id' and 'actions'")
             results.append(replayer.replay(item, where))

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import pydantic
 import typer
 import yaml
 
@@ -18,14 +17,17 @@ def run_train(
     """Train with TRL's GRPOTrainer; writes the model, metrics.jsonl and metrics.png into the config's output_dir."""
     # Imported here: torch, transformers and TRL take seconds to load, and every other command would pay for it.
     from toolscale.train.config import load_config
-    from toolscale.train.trainer import train
+    from toolscale.train.source import check_source
 
     try:
         settings = load_config(config)
     except OSError as error:
         raise typer.BadParameter(f"{config}: cannot read: {error.strerror}") from error
-    except (yaml.YAMLError, pydantic.ValidationError) as error:
+    except (yaml.YAMLError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         raise typer.BadParameter(f"{config}: {error}") from error
+    check_source(settings.data)
+    from toolscale.train.trainer import train  # after the checks: the heavy imports wait for good input
+
     if max_steps is not None:
         settings = settings.model_copy(update={"grpo": settings.grpo.model_copy(update={"max_steps": max_steps})})
     started = time.perf_counter()

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
+from toolscale.errors import ToolScaleError
+
 # What a dataset repo holds: the card, stats and shards; never the databases, work units or manifest.
 PUBLISHED = ["README.md", "stats.json", "stats/*.json", "stats/*.png", "data/**/*.parquet", "rejected/*.parquet"]
 
 
-class PushError(ValueError):
+class PushError(ToolScaleError, ValueError):
     pass
 
 

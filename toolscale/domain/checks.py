@@ -18,8 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from toolscale.domain.population import check_population
-from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
+from toolscale.engine.authorizer import FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS, statement_refusal
+from toolscale.engine.builtins import CLOCK_WORDS, TIME_FUNCTIONS, clock_signatures
 from toolscale.engine.functions import register_functions
+from toolscale.engine.limits import StepBudget, apply_length_limits
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
 from toolscale.spec.models import Column, DomainSpec, Result, Table, Tool
@@ -30,8 +32,9 @@ Problem = tuple[Location, str]
 CLOCK_PARAMETERS = frozenset({"now", "today"})
 _READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 _WRITE_ACTIONS = {sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDATE", sqlite3.SQLITE_DELETE: "DELETE"}
-# A wall-clock read such as date('now') would make tool outcomes depend on when they run.
-_WALL_CLOCK = re.compile(r"'\s*now\s*'", re.IGNORECASE)
+# How EXPLAIN shows a call of a time function (its registered arity in parentheses).
+_TIME_FUNCTION_CALL = re.compile(rf"({'|'.join(TIME_FUNCTIONS)})\(-?\d+\)")
+_CLOCK_SIGNATURES = clock_signatures()
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -70,10 +73,18 @@ class _Compiler:
             raw = connection.connection.dbapi_connection
         assert isinstance(raw, sqlite3.Connection)
         self._connection: sqlite3.Connection = raw
-        register_functions(self._connection)
+        register_functions(self._connection, self._refuse)
         self._connection.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
+        # Result and fail_if queries run (on empty tables): under the engine's own limits and budgets.
+        apply_length_limits(self._connection)
+        self._budget: StepBudget = StepBudget(self._refuse)
+        self._budget.install(self._connection)
         self._recording: _Compiled | None = None
         self._connection.set_authorizer(self._record)
+
+    def _refuse(self, reason: str) -> None:
+        if self._recording is not None:
+            self._recording.other.append(reason)
 
     def _record(self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
         compiled = self._recording
@@ -93,7 +104,9 @@ class _Compiler:
                 "use strftime('%Y-%m-%dT%H:%M:%S', ...)"
             )
         elif action not in _READ_ACTIONS:
-            compiled.other.append(f"{ACTION_NAMES.get(action, str(action))} statements are not allowed")
+            refusal = statement_refusal(action, arg1)
+            if refusal not in compiled.other:
+                compiled.other.append(refusal)
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
@@ -101,9 +114,11 @@ class _Compiler:
         compiled = _Compiled()
         parameters = _RecordedParameters()
         self._recording = compiled
+        self._budget.start_call()
         try:
-            self._connection.execute("EXPLAIN " + sql, parameters).fetchall()
+            program = self._connection.execute("EXPLAIN " + sql, parameters).fetchall()
             compiled.parameters = list(dict.fromkeys(parameters.names))
+            compiled.other += _clock_reads(program)
             if run_for_columns and not compiled.writes and not compiled.other:
                 cursor = self._connection.execute(sql, _RecordedParameters())
                 compiled.columns = tuple(column[0] for column in cursor.description or ())
@@ -112,13 +127,31 @@ class _Compiler:
             compiled.error = str(error)
         finally:
             self._recording = None
-        if _WALL_CLOCK.search(sql):
-            compiled.other.append("reads the wall clock ('now'); use the :now or :today parameter instead")
         return compiled
 
     def close(self) -> None:
         self._connection.close()
         self._engine.dispose()
+
+
+def _clock_reads(program: list[tuple[Any, ...]]) -> list[str]:
+    """Wall-clock reads visible in a compiled program (EXPLAIN rows: addr, opcode, p1, p2, p3, p4, ...):
+    a time function without a time value, or given 'now', 'localtime' or 'utc' as a constant. Values
+    computed at run time ('n' || 'ow', a parameter) are refused by the time functions themselves."""
+    calls = [str(row[5]) for row in program if row[1] in ("Function", "PureFunc") and row[5] is not None]
+    reads = [
+        f"{call.split('(')[0]}() without a time value reads the wall clock; use the :now or :today parameter"
+        for call in calls
+        if call in _CLOCK_SIGNATURES
+    ]
+    if any(_TIME_FUNCTION_CALL.fullmatch(call) for call in calls):
+        words = sorted({str(row[5]).strip().lower() for row in program if row[1] == "String8" and isinstance(row[5], str)})
+        reads += [
+            f"{word!r} reads the wall clock or the machine's time zone; use the :now or :today parameter"
+            for word in words
+            if word in CLOCK_WORDS
+        ]
+    return reads
 
 
 def _bare_compiler(spec: DomainSpec) -> _Compiler:
@@ -222,18 +255,54 @@ def _check_caller(spec: DomainSpec) -> Iterator[Problem]:
 
 def _check_table_indexes(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:
     for index, expression in enumerate(table.indexes):
-        compiled = compiler.compile(f"SELECT {expression} FROM {table.name}")
         location = (*where, "indexes", index)
+        shape = expression_problem(expression)
+        if shape is not None:
+            yield location, shape
+            continue
+        compiled = compiler.compile(f"SELECT {expression} FROM {table.name}")
         if compiled.error:
             yield location, f"does not compile: {compiled.error}"
         elif compiled.other or compiled.parameters or compiled.reads - {table.name}:
             yield location, "must be columns or expressions over this table's own columns"
 
 
+def expression_problem(expression: str) -> str | None:
+    """Why `expression` is not one SQL expression on its own, or None.
+
+    A check or index expression is spliced into DDL inside parentheses; `1) OR (1` compiles there but is
+    two expressions, and a comment or a ';' would hide or end the rest of the statement. Quotes are
+    followed as SQLite reads them ('...', "...", `...`, [...]) so parentheses inside them do not count.
+    """
+    closing = {"'": "'", '"': '"', "`": "`", "[": "]"}
+    depth, position = 0, 0
+    while position < len(expression):
+        character = expression[position]
+        if character in closing:
+            end = expression.find(closing[character], position + 1)
+            if end < 0:
+                return f"unterminated quote {character} at character {position + 1}"
+            position = end + 1
+            continue
+        if expression.startswith(("--", "/*"), position):
+            return "comments are not allowed in an expression"
+        if character == ";":
+            return "';' is not allowed in an expression"
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth < 0:
+            return f"unbalanced ')' at character {position + 1}: the text must be one expression"
+        position += 1
+    return f"{depth} unclosed '('" if depth else None
+
+
 def _check_table_checks(compiler: _Compiler, table: Table, where: Location) -> Iterator[Problem]:
     for index, check in enumerate(table.checks):
-        compiled = compiler.compile(f"SELECT 1 FROM {table.name} WHERE ({check.expression})")
         location = (*where, "checks", index, "expression")
+        shape = expression_problem(check.expression)
+        if shape is not None:
+            yield location, shape
+            continue
+        compiled = compiler.compile(f"SELECT 1 FROM {table.name} WHERE ({check.expression})")
         if compiled.error:
             yield location, f"does not compile: {compiled.error}"
         elif compiled.other or compiled.parameters:

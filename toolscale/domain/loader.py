@@ -12,6 +12,7 @@ from toolscale.domain.checks import check_spec
 from toolscale.resources import data_dir
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 DOMAINS_DIR = data_dir("domains")
 SPEC_FILE = "domain.yaml"
@@ -20,11 +21,13 @@ SPEC_FILE = "domain.yaml"
 def load_spec(path: Path) -> DomainSpec:
     """Parse, shape-check and semantically check a spec file; raise SpecError listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path)
     except OSError as error:
         raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
+    except ValueError as error:
+        raise SpecError([SpecIssue(path, "(file)", str(error))]) from error
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

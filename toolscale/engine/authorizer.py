@@ -18,8 +18,24 @@ Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int
 # Table-valued JSON functions let a tool bind a list argument as JSON text and iterate over it.
 JSON_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})
 
-# Functions that would make a tool's outcome depend on something other than the database state.
-FORBIDDEN_FUNCTIONS = frozenset({"random", "randomblob", "load_extension", "changes", "total_changes", "last_insert_rowid"})
+# Functions that would make a tool's outcome depend on something other than the database state: chance,
+# the wall clock (CURRENT_DATE and friends are calls of these names; `date` and the other time functions
+# are replaced on every connection by clock-free ones, see toolscale.engine.datetimes), the connection's
+# history, or code outside the engine.
+FORBIDDEN_FUNCTIONS = frozenset(
+    {
+        "random",
+        "randomblob",
+        "current_date",
+        "current_time",
+        "current_timestamp",
+        "timediff",
+        "load_extension",
+        "changes",
+        "total_changes",
+        "last_insert_rowid",
+    }
+)
 
 _DATA_ACTIONS = {
     sqlite3.SQLITE_INSERT: "INSERT",
@@ -28,12 +44,24 @@ _DATA_ACTIONS = {
     sqlite3.SQLITE_READ: "READ",
 }
 
-# Authorizer action codes by name, for messages that say what was refused.
-ACTION_NAMES = {
-    value: name.removeprefix("SQLITE_")
-    for name, value in vars(sqlite3).items()
-    if name.startswith("SQLITE_") and isinstance(value, int) and name not in {"SQLITE_OK", "SQLITE_DENY", "SQLITE_IGNORE"}
-}
+# Authorizer action codes by name, for messages that say what was refused. Listed by hand: the sqlite3
+# module's other SQLITE_ constants (limits, error codes) reuse the same small numbers.
+_ACTIONS = (
+    "CREATE_INDEX", "CREATE_TABLE", "CREATE_TEMP_INDEX", "CREATE_TEMP_TABLE", "CREATE_TEMP_TRIGGER", "CREATE_TEMP_VIEW",
+    "CREATE_TRIGGER", "CREATE_VIEW", "DELETE", "DROP_INDEX", "DROP_TABLE", "DROP_TEMP_INDEX", "DROP_TEMP_TABLE",
+    "DROP_TEMP_TRIGGER", "DROP_TEMP_VIEW", "DROP_TRIGGER", "DROP_VIEW", "INSERT", "PRAGMA", "READ", "SELECT",
+    "TRANSACTION", "UPDATE", "ATTACH", "DETACH", "ALTER_TABLE", "REINDEX", "ANALYZE", "CREATE_VTABLE", "DROP_VTABLE",
+    "FUNCTION", "SAVEPOINT", "RECURSIVE",
+)  # fmt: skip
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"})
+ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for name in _ACTIONS}
+
+
+def statement_refusal(action: int, arg1: str | None) -> str:
+    """Why a statement of this kind is refused, by the name of the statement."""
+    if action == sqlite3.SQLITE_CREATE_TABLE and (arg1 or "").startswith("sqlite_stat"):
+        action = sqlite3.SQLITE_ANALYZE  # ANALYZE makes its statistics table first
+    return f"{ACTION_NAMES.get(action, str(action))} statements are not allowed"
 
 
 @dataclass
@@ -48,13 +76,21 @@ class DomainAuthorizer:
     privileged: bool = False
     refusal: str | None = field(default=None)
 
+    def refuse(self, reason: str) -> None:
+        """Record why a statement was stopped (the first reason of a call wins)."""
+        if self.refusal is None:
+            self.refusal = reason
+
+    def reset(self) -> None:
+        self.refusal = None
+
     def __call__(self, action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None) -> int:
         if self.privileged:
             return sqlite3.SQLITE_OK
         reason = self._refusal_reason(action, arg1, arg2, trigger)
         if reason is None:
             return sqlite3.SQLITE_OK
-        self.refusal = reason
+        self.refuse(reason)
         return sqlite3.SQLITE_DENY
 
     def _refusal_reason(self, action: int, arg1: str | None, arg2: str | None, trigger: str | None) -> str | None:
@@ -65,9 +101,13 @@ class DomainAuthorizer:
         if action in _DATA_ACTIONS:
             if arg1 in self.tables:
                 return None
+            if action != sqlite3.SQLITE_READ and arg1 in _SCHEMA_TABLES:
+                # A CREATE, DROP or ALTER asks to write the schema table first; it is refused next, by the
+                # name of its kind. SQLite itself refuses any other write of the schema table.
+                return None
             if action == sqlite3.SQLITE_READ and arg1 in JSON_TABLE_FUNCTIONS:
                 return None
             if action == sqlite3.SQLITE_INSERT and arg1 == CHANGE_LOG and (trigger or "").startswith(TRIGGER_PREFIX):
                 return None
             return f"{_DATA_ACTIONS[action]} on table {arg1!r} is not allowed (not a table of this domain)"
-        return f"{ACTION_NAMES.get(action, str(action))} statements are not allowed"
+        return statement_refusal(action, arg1)

@@ -15,6 +15,7 @@ from typing import Any
 
 from toolscale.engine.authorizer import DomainAuthorizer
 from toolscale.engine.functions import register_functions
+from toolscale.engine.limits import StepBudget, apply_length_limits
 
 
 class EpisodeConnection:
@@ -23,19 +24,35 @@ class EpisodeConnection:
         self.sqlite = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.sqlite.deserialize(image)
         self.sqlite.execute("PRAGMA foreign_keys = ON")
+        # The rows REPLACE (INSERT OR REPLACE, UPDATE OR REPLACE) deletes to make room fire the delete
+        # trigger only with recursive triggers on; without it the change log, and the state hash, miss them.
+        self.sqlite.execute("PRAGMA recursive_triggers = ON")
+        apply_length_limits(self.sqlite)
+        self.budget = StepBudget(self.authorizer.refuse)
+        self.budget.install(self.sqlite)
         # Once per copy: (re)defining a function expires every statement SQLite has prepared.
-        register_functions(self.sqlite)
+        register_functions(self.sqlite, self.authorizer.refuse)
         # Instantiating the JSON table functions touches the schema; do it before the authorizer is on.
         self.sqlite.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
         self.sqlite.set_authorizer(self.authorizer)
 
+    def start_call(self) -> None:
+        """A new call: a fresh step budget, and no refusal left over from an earlier statement."""
+        self.budget.start_call()
+        self.authorizer.refusal = None
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        """Run one spec statement under its own step budget (and the call's)."""
+        self.budget.statement_steps = 0
+        return self.sqlite.execute(sql, parameters)
+
     def engine_sql(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         """Run one of the engine's own statements (transactions, change-log reads) past the authorizer."""
-        self.authorizer.privileged = True
+        self.authorizer.privileged = self.budget.suspended = True
         try:
             return self.sqlite.execute(sql, parameters).fetchall()
         finally:
-            self.authorizer.privileged = False
+            self.authorizer.privileged = self.budget.suspended = False
 
     def close(self) -> None:
         self.sqlite.close()
@@ -55,6 +72,7 @@ class ConnectionPool:
             connection = self._idle.pop() if self._idle else None
         if connection is None:
             connection = EpisodeConnection(self._image, self._tables)
+        connection.start_call()
         connection.engine_sql("BEGIN")
         return connection
 

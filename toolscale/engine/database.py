@@ -24,6 +24,7 @@ from toolscale.engine.connection import ConnectionPool
 from toolscale.engine.layout import DomainLayout, domain_layout
 from toolscale.engine.schema import META_TABLE, change_log_triggers, json_columns, metadata_for
 from toolscale.engine.tools import CompiledTool, compile_tools
+from toolscale.errors import ToolScaleError
 from toolscale.spec.models import Column, DomainSpec
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ _DIGEST_KEY = "digest_sum:"
 _PROVENANCE_KEY = "provenance:"
 
 
-class DatabaseError(Exception):
+class DatabaseError(ToolScaleError):
     """A database that cannot be built or loaded; the message names the file or table and the reason."""
 
 
@@ -116,6 +117,10 @@ class DomainDatabase:
                 image = raw.serialize()
         except sa.exc.IntegrityError as error:
             raise DatabaseError(f"rows of domain {spec.name!r} violate a constraint: {error.orig}") from error
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as error:
+            # A schema SQLite does not accept (a spec built without validation): the reason, not a traceback.
+            reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+            raise DatabaseError(f"domain {spec.name!r}: cannot build its database: {reason}") from error
         finally:
             engine.dispose()
         return cls(spec=spec, image=image, digest_sums=digest_sums, provenance=provenance)

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from toolscale.engine import outcome, state
+from toolscale.engine.arguments import argument_problem
 from toolscale.engine.connection import EpisodeConnection
 from toolscale.engine.schema import CHANGE_LOG
 from toolscale.engine.tools import CompiledTool, openai_tool, render_message
@@ -27,6 +28,10 @@ RowKey = tuple[str, int]  # (table, rowid)
 RowDiff = dict[str, dict[str, Any] | None]
 StateDiff = dict[str, dict[str, RowDiff]]
 
+
+# What running a spec statement can raise besides a precondition: SQLite's errors, values it cannot bind,
+# and a JSON column holding text that is not JSON when a result decodes it.
+_STATEMENT_ERRORS = (sqlite3.Error, OverflowError, UnicodeError, ValueError, RecursionError)
 
 # Why a call failed, for programs (verification, probing, metrics); `error` is the text for the agent.
 FailureReason = Literal["unknown_tool", "invalid_arguments", "precondition", "constraint", "refused", "database"]
@@ -94,12 +99,15 @@ class Environment:
         self._pool = database.connections
         self._episode: EpisodeConnection | None = self._pool.check_out()
         self._connection = self._episode.sqlite
+        # Every spec statement runs through this: each has a step budget of its own (and the call's).
+        self._execute = self._episode.execute
+        self._budget = self._episode.budget
         self._authorizer = self._episode.authorizer
 
     # -- tool calls ---------------------------------------------------------------------------
 
     def call(self, name: str, arguments: Mapping[str, Any] | str | None = None) -> Observation:
-        tool = self.tools.get(name)
+        tool = self.tools.get(name) if isinstance(name, str) else None
         if tool is None:
             return Observation.failure("unknown_tool", f"Unknown tool {name!r}. Available tools: {', '.join(sorted(self.tools))}")
         if arguments is None:
@@ -107,12 +115,18 @@ class Environment:
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
-            except json.JSONDecodeError as error:
+            except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
                 return Observation.failure("invalid_arguments", f"Arguments of {name} are not valid JSON: {error}")
-        problem = tool.argument_error(arguments)
+        problem = argument_problem(arguments) or tool.argument_error(arguments)
         if problem is not None:
             return Observation.failure("invalid_arguments", f"Invalid arguments for {name}: {problem}")
         assert isinstance(arguments, Mapping)
+        # A new call: a fresh budget and no refusal left from an earlier one (EpisodeConnection.start_call,
+        # inlined: this runs on every call).
+        budget = self._budget
+        budget.statement_steps = budget.call_steps = 0
+        budget.deadline = None
+        self._authorizer.refusal = None
         parameters = tool.bind(arguments) | self._clock
         if not tool.writes:
             try:
@@ -121,7 +135,7 @@ class Environment:
                 return Observation(ok=True, output=self._result(tool, parameters))
             except _PreconditionFailedError as failure:
                 return Observation.failure("precondition", str(failure), failure.index)
-            except (sqlite3.Error, OverflowError, UnicodeError) as error:
+            except _STATEMENT_ERRORS as error:
                 return self._describe(error)
         return self._write(tool, parameters, arguments)
 
@@ -132,17 +146,20 @@ class Environment:
             self._check_preconditions(tool, parameters, arguments)
             generated = self._generate_ids(tool, parameters)
             for effect in tool.spec.effects:
-                self._connection.execute(effect, parameters)
+                self._execute(effect, parameters)
             output = self._result(tool, parameters)
+            # Read inside the savepoint: a row the engine cannot read back (text that is not UTF-8)
+            # undoes the call instead of leaving the state hash behind the database.
+            changes = self._engine_sql(f"SELECT * FROM {CHANGE_LOG} WHERE seq > ? ORDER BY seq", (self._absorbed_seq,))
         except _PreconditionFailedError as failure:
             self._rollback()
             return Observation.failure("precondition", str(failure), failure.index)
-        except (sqlite3.Error, OverflowError, UnicodeError) as error:
+        except _STATEMENT_ERRORS as error:
             self._rollback()
             return self._describe(error)
         self._engine_sql("RELEASE tool_call")
         self._generated.update(generated)  # only now: a failed call's ids were never written
-        self._absorb_changes()
+        self._absorb_changes(changes)
         return Observation(ok=True, output=output)
 
     def _generate_ids(self, tool: CompiledTool, parameters: dict[str, Any]) -> dict[str, str]:
@@ -151,7 +168,7 @@ class Environment:
         made: dict[str, str] = {}
         for parameter, generated in tool.spec.generated_ids.items():
             if generated.table not in next_seq:
-                (first,) = self._connection.execute(f"SELECT COALESCE(MAX(rowid), 0) + 1 FROM {generated.table}").fetchone()
+                (first,) = self._execute(f"SELECT COALESCE(MAX(rowid), 0) + 1 FROM {generated.table}").fetchone()
                 next_seq[generated.table] = first
             value = generated.pattern.format(seq=next_seq[generated.table])
             parameters[parameter] = value
@@ -161,24 +178,28 @@ class Environment:
 
     def _derive(self, tool: CompiledTool, parameters: dict[str, Any]) -> None:
         for name, query in tool.spec.derived.items():
-            row = self._connection.execute(query, parameters).fetchone()
+            row = self._execute(query, parameters).fetchone()
             parameters[name] = None if row is None else row[0]
 
     def _check_preconditions(self, tool: CompiledTool, parameters: dict[str, Any], arguments: Mapping[str, Any]) -> None:
         for index, precondition in enumerate(tool.spec.preconditions):
             if precondition.query is not None:
-                if self._connection.execute(precondition.query, parameters).fetchone() is None:
+                if self._execute(precondition.query, parameters).fetchone() is None:
                     raise _PreconditionFailedError(index, render_message(precondition.error, arguments))
                 continue
             assert precondition.fail_if is not None
-            cursor = self._connection.execute(precondition.fail_if, parameters)
+            cursor = self._execute(precondition.fail_if, parameters)
             row = cursor.fetchone()
             if row is not None:
                 values = dict(zip((column[0] for column in cursor.description), row, strict=True))
                 raise _PreconditionFailedError(index, render_message(precondition.error, {**arguments, **values}))
 
     def _result(self, tool: CompiledTool, parameters: dict[str, Any]) -> Any:
-        return None if tool.result is None else tool.result.render(self._connection.execute, parameters)
+        return None if tool.result is None else tool.result.render(self._execute, parameters)
+
+    def _start_query(self) -> None:
+        assert self._episode is not None, "the episode is closed"
+        self._episode.start_call()
 
     def _rollback(self) -> None:
         self._engine_sql("ROLLBACK TO tool_call")
@@ -189,7 +210,8 @@ class Environment:
         return self._episode.engine_sql(sql, parameters)
 
     def _describe(self, error: Exception) -> Observation:
-        refusal, self._authorizer.refusal = self._authorizer.refusal, None
+        refusal = self._authorizer.refusal
+        self._authorizer.reset()
         if refusal is not None:
             return Observation.failure("refused", f"Statement refused: {refusal}")
         message = str(error)
@@ -202,9 +224,8 @@ class Environment:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _absorb_changes(self) -> None:
-        """Fold the rows the last call touched into the digest sums and the episode baseline."""
-        entries = self._engine_sql(f"SELECT * FROM {CHANGE_LOG} WHERE seq > ? ORDER BY seq", (self._absorbed_seq,))
+    def _absorb_changes(self, entries: list[Any]) -> None:
+        """Fold the rows the last call touched (its change-log entries) into the digest sums and the episode baseline."""
         self.last_touched = frozenset()
         if not entries:
             return
@@ -289,7 +310,8 @@ class Environment:
         return {name: decode(value) for name, decode, value in zip(layout.names, layout.decoders, row, strict=True)}
 
     def query(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run SQL over the domain's tables (same authorizer as tools) and undo whatever it wrote."""
+        """Run SQL over the domain's tables (same authorizer and budgets as tools) and undo whatever it wrote."""
+        self._start_query()
         if _only_reads(sql):
             return self._connection.execute(sql, parameters).fetchall()
         with self._undone():
@@ -297,6 +319,7 @@ class Environment:
 
     def records(self, sql: str, parameters: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Like `query`, each row as a dict keyed by column name."""
+        self._start_query()
         if _only_reads(sql):
             return self._records(sql, parameters)
         with self._undone():

@@ -21,6 +21,8 @@ import sqlite3
 from collections.abc import Callable
 from functools import lru_cache
 
+from toolscale.engine.builtins import register_guarded_builtins
+
 Number = int | float
 
 # Integer powers beyond this many bits would take unbounded time and memory to compute exactly.
@@ -181,7 +183,9 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., float | str | None]]] = {
 }
 
 
-def register_functions(connection: sqlite3.Connection) -> None:
-    """Add the engine's functions to a connection (spec checks and episodes alike)."""
+def register_functions(connection: sqlite3.Connection, on_refusal: Callable[[str], None]) -> None:
+    """Add the engine's functions to a connection (spec checks, populating and episodes alike), and
+    SQLite's time functions and printf in guarded form; `on_refusal` is told why a call was refused."""
     for name, (arity, function) in FUNCTIONS.items():
         connection.create_function(name, arity, function, deterministic=True)
+    register_guarded_builtins(connection, on_refusal)

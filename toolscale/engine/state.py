@@ -19,8 +19,9 @@ Row = tuple[SqlValue, ...]
 
 MODULUS = 1 << 256
 
-# One encoder for every row: json.dumps with options builds a new one per call.
-_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# One encoder for every row: json.dumps with options builds a new one per call. SQLite stores no NaN
+# (it becomes NULL) but does store infinities (9e999), which are spelled Infinity and -Infinity.
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 
 
 def row_digest(table: str, row: Sequence[SqlValue]) -> int:
@@ -40,7 +41,8 @@ def canonical_row(row: Sequence[SqlValue], json_columns: Sequence[int]) -> Row:
     for index in json_columns:
         value = values[index]
         if isinstance(value, str):
-            with contextlib.suppress(ValueError):  # not a JSON document: hashed as the text it is
+            # Not a JSON document (or one nested too deep to read): hashed as the text it is.
+            with contextlib.suppress(ValueError, RecursionError):
                 values[index] = json.dumps(json.loads(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return tuple(values)
 

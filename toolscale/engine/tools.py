@@ -203,9 +203,12 @@ class CompiledTool:
 
     def argument_error(self, arguments: Any) -> str | None:
         """Why `arguments` do not fit the tool's JSON Schema, or None when they do."""
-        if self.validator.is_valid(arguments):
-            return None
-        error = next(iter(self.validator.iter_errors(arguments)))
+        try:
+            if self.validator.is_valid(arguments):
+                return None
+            error = next(iter(self.validator.iter_errors(arguments)))
+        except (ValueError, OverflowError, TypeError) as failure:  # values the validator cannot read at all
+            return str(failure)
         location = "/".join(str(part) for part in error.instance_path)
         return f"{location}: {error.message}" if location else error.message
 

@@ -11,20 +11,34 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolscale.domain.loader import domain_names
+from toolscale.errors import ToolScaleError
 from toolscale.spec.errors import format_location
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Counts and seeds are whole numbers written as such: `true`, "12" and 1e26 are refused, not coerced,
+# and each has an upper bound, so a config that would fail midway (after a database was written) fails
+# before anything is written.
+MAX_SEED = 2**32 - 1
+MAX_ROWS = 10_000_000
+MAX_TASKS = 100_000_000
+Count = Annotated[int, Field(strict=True, ge=1)]
+Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+
+
 class DomainRun(_Strict):
     """One domain of a run; size and tasks fall back to the run's defaults."""
 
     name: str = Field(description="A folder of domains/.")
-    size: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Rows of the caller table (default: the spec's).")
-    tasks: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Verified tasks to keep.")
+    size: Annotated[Count, Field(le=MAX_ROWS)] | None = Field(
+        default=None, description="Rows of the caller table (default: the spec's)."
+    )
+    tasks: Annotated[Count, Field(le=MAX_TASKS)] | None = Field(default=None, description="Verified tasks to keep.")
 
     @pydantic.field_validator("name")
     @classmethod
@@ -36,26 +50,28 @@ class DomainRun(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str = Field(description="The run's name, shown in the dataset card.")
+    name: str = Field(strict=True, min_length=1, description="The run's name, shown in the dataset card.")
     output_dir: Path = Field(default=Path("output"), description="Where shards, card, stats and the manifest go.")
-    seed: int = Field(default=0, description="Seeds database population and task synthesis.")
+    seed: int = Field(default=0, strict=True, ge=0, le=MAX_SEED, description="Seeds database population and task synthesis.")
     domains: list[DomainRun] = Field(min_length=1, description="Domain names or {name, size, tasks} entries.")
-    tasks: Annotated[int, Field(ge=1)] = Field(default=1000, description="Verified tasks per domain unless a domain says.")
-    max_candidates_factor: Annotated[float, Field(ge=1)] = Field(
+    tasks: Annotated[Count, Field(le=MAX_TASKS)] = Field(
+        default=1000, description="Verified tasks per domain unless a domain says."
+    )
+    max_candidates_factor: Annotated[float, Field(strict=True, ge=1, le=1000, allow_inf_nan=False)] = Field(
         default=3.0, description="A domain fails when tasks x this many candidates did not give enough tasks."
     )
     synthesis: SynthesisConfig = Field(default=SynthesisConfig(), description="Writes mix, conditionals, pricing, preference.")
     backend: Literal["template"] = Field(default="template", description="How scenarios are written; 'template' is offline.")
-    unit_candidates: Annotated[int, Field(ge=1)] = Field(
+    unit_candidates: Annotated[Count, Field(le=1_000_000)] = Field(
         default=250, description="Candidates one Ray task synthesizes and verifies: the unit of work and of resuming."
     )
-    shard_size: Annotated[int, Field(ge=1)] = Field(default=5000, description="Rows per Parquet shard.")
-    max_near_duplicate_share: Annotated[float, Field(ge=0, le=1)] = Field(
+    shard_size: Annotated[Count, Field(le=MAX_ROWS)] = Field(default=5000, description="Rows per Parquet shard.")
+    max_near_duplicate_share: Share = Field(
         default=0.2,
         description="Cap on a domain's kept tasks that share writes and wording (values aside) with another kept task, "
         "as a share of its tasks; candidates past it are rejected as near_duplicate.",
     )
-    splits: dict[Literal["train", "validation", "test"], Annotated[float, Field(ge=0)]] = Field(
+    splits: dict[Literal["train", "validation", "test"], Share] = Field(
         default={"train": 0.9, "validation": 0.05, "test": 0.05},
         description="Share of tasks per split, assigned by a hash of the task id (stable when a run grows).",
     )
@@ -81,15 +97,17 @@ class RunConfig(_Strict):
         return domain.tasks if domain.tasks is not None else self.tasks
 
 
-class ConfigError(ValueError):
+class ConfigError(ToolScaleError, ValueError):
     """A run config that cannot be used; the message names the file, the key and the reason."""
 
 
 def load_run_config(path: Path) -> RunConfig:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_yaml_text(path))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(data, dict):

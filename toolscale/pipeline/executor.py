@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 import ray
 from tqdm import tqdm
 
+from toolscale.errors import ToolScaleError
+
 Result = TypeVar("Result")
 SYSTEM_FAILURE_RETRIES = 3
 
 
-class StageError(RuntimeError):
+class StageError(ToolScaleError, RuntimeError):
     """A stage call failed; the message names the call and the reason."""
 
 

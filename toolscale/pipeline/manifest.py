@@ -14,6 +14,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from toolscale.atomic import write_atomically
+from toolscale.errors import ToolScaleError
 
 MANIFEST_FILE = "manifest.json"
 
@@ -36,6 +37,8 @@ class DomainState(_Entry):
     planned_units: int = 0
     units: dict[int, str] = {}  # unit number -> sha256 of its file
     export: DomainExportEntry | None = None
+    # An export's files, recorded before they are written: a run killed while writing them knows they are its own.
+    pending: list[str] = []
 
 
 class Manifest(_Entry):
@@ -43,7 +46,7 @@ class Manifest(_Entry):
     domains: dict[str, DomainState] = {}
 
 
-class ManifestError(ValueError):
+class ManifestError(ToolScaleError, ValueError):
     pass
 
 
@@ -66,6 +69,9 @@ def load_manifest(path: Path) -> Manifest:
         return Manifest()
     except OSError as error:
         raise ManifestError(f"{path}: cannot read the run manifest: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        reason = f"not a run manifest (byte {error.start} is not UTF-8)"
+        raise ManifestError(f"{path}: {reason}; delete it (and the output it describes) to start afresh") from error
     try:
         return Manifest.model_validate_json(text)
     except pydantic.ValidationError as error:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from toolscale.data.card import dataset_card
 from toolscale.data.labels import LABELS_FILE, LabelError, flagged_digest, flagged_notes, read_labels, review_counts
 from toolscale.data.plots import funnel_png
 from toolscale.domain.loader import load_domain
+from toolscale.errors import ToolScaleError
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
 from toolscale.pipeline.manifest import (
@@ -36,6 +36,7 @@ from toolscale.pipeline.manifest import (
     save_manifest,
     sha256_file,
 )
+from toolscale.pipeline.ownership import UNIT_FILE, check_output_folder, leftovers, strangers
 from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_stage
 from toolscale.populate.stage import default_size
 from toolscale.tasks.run import FUNNEL_STAGES
@@ -43,7 +44,7 @@ from toolscale.tasks.run import FUNNEL_STAGES
 EXPECTED_KEPT_SHARE = 0.85  # plans units for this share of candidates kept; more units follow if short
 
 
-class PipelineError(RuntimeError):
+class PipelineError(ToolScaleError, RuntimeError):
     pass
 
 
@@ -120,22 +121,42 @@ class _Run:
 
     def execute(self, domains: Sequence[_Domain]) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        for leftover in self.out.rglob(".*.tmp"):  # an interrupted atomic write
+        names = [domain.name for domain in domains]
+        for leftover in leftovers(self.out, names):  # an interrupted atomic write of ours
             leftover.unlink()
         manifest = load_manifest(self.manifest_path)
+        unrecorded = strangers(self.out, manifest, names)
+        if unrecorded:
+            listed = ", ".join(unrecorded[:5]) + (f" and {len(unrecorded) - 5} more" if len(unrecorded) > 5 else "")
+            raise PipelineError(
+                f"{self.out}: {listed}: not written by this pipeline (not in {MANIFEST_FILE}); readers would load "
+                "them with the dataset, so move them out of the output folder"
+            )
         for domain in domains:
             state = manifest.domains.get(domain.name)
             if state is None or state.fingerprint != domain.fingerprint:
-                shutil.rmtree(self.out / "work" / domain.name, ignore_errors=True)
+                self._discard_units(domain.name)
                 units = math.ceil(domain.tasks / EXPECTED_KEPT_SHARE / self.config.unit_candidates)
                 planned = min(units, domain.max_units)
-                manifest.domains[domain.name] = DomainState(fingerprint=domain.fingerprint, planned_units=planned)
+                # The old export's files stay recorded until the new export replaces them.
+                published = sorted({*state.pending, *(state.export.files if state.export else ())}) if state else []
+                manifest.domains[domain.name] = DomainState(
+                    fingerprint=domain.fingerprint, planned_units=planned, pending=published
+                )
         todo = [domain for domain in domains if not self._exported(manifest.domains[domain.name], domain)]
         self._populate(manifest, todo)
         while todo:
             self._synthesize(manifest, todo)
             todo = self._export(manifest, todo)
         self._write_summary_files(manifest)
+
+    def _discard_units(self, domain: str) -> None:
+        """Units of another configuration: the unit files in the domain's work folder, nothing else there."""
+        work = self.out / "work" / domain
+        if work.is_dir():
+            for path in work.iterdir():
+                if UNIT_FILE.fullmatch(path.name):
+                    path.unlink()
 
     def _populate(self, manifest: Manifest, domains: Sequence[_Domain]) -> None:
         needed = [d for d in domains if not intact(self.database_path(d.name), manifest.domains[d.name].database)]
@@ -209,17 +230,20 @@ class _Run:
                 state.planned_units = min(domain.max_units, state.planned_units + math.ceil(result.missing / per_unit))
                 short.append(domain)
                 continue
-            self._write_export(domain, state, result)
+            self._write_export(manifest, domain, state, result)
         save_manifest(self.manifest_path, manifest)
         return short
 
-    def _write_export(self, domain: _Domain, state: DomainState, result: DomainExport) -> None:
+    def _write_export(self, manifest: Manifest, domain: _Domain, state: DomainState, result: DomainExport) -> None:
         stats_file = f"stats/{domain.name}.json"
         files = result.files | {stats_file: (json.dumps(result.stats, indent=2, sort_keys=True) + "\n").encode("utf-8")}
-        shards = [*(self.out / "data" / domain.name).glob("*.parquet"), *(self.out / "rejected").glob(f"{domain.name}-*.parquet")]
-        for stale in shards:
-            if str(stale.relative_to(self.out)) not in files:
-                stale.unlink()
+        # Recorded before they are written; the previous export's files that this one does not replace
+        # are the only files removed.
+        previous = {*state.pending, *(state.export.files if state.export else ())}
+        state.pending, state.export = sorted(previous | set(files)), None
+        save_manifest(self.manifest_path, manifest)
+        for stale in sorted(previous - set(files)):
+            (self.out / stale).unlink(missing_ok=True)
         for relative, data in files.items():
             write_atomically(self.out / relative, data)
         state.export = DomainExportEntry(
@@ -229,13 +253,17 @@ class _Run:
             rejected=result.rejected,
             stats=result.stats,
         )
+        state.pending = []
         self.summary.domains_exported += 1
 
     def _exported(self, state: DomainState, domain: _Domain) -> bool:
+        """Finished means verified: the export of this configuration, every file of it and the database
+        as recorded."""
         export = state.export
         return (
             export is not None
             and export.fingerprint == domain.export_fingerprint
+            and intact(self.database_path(domain.name), state.database)
             and all(intact(self.out / relative, digest) for relative, digest in export.files.items())
         )
 
@@ -286,6 +314,7 @@ def run_pipeline(
     unknown = sorted(set(only or ()) - {domain.name for domain in config.domains})
     if unknown:
         raise PipelineError(f"not in the run config's domains: {', '.join(unknown)}")
+    check_output_folder(config.output_dir)
     start = time.perf_counter()
     with RayExecutor(address, workers, progress=progress) as executor:
         run = _Run(config, executor)

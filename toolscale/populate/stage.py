@@ -19,6 +19,8 @@ from sqlalchemy.pool import StaticPool
 from tqdm import tqdm
 
 from toolscale.engine.database import DatabaseError, DomainDatabase, encode_value
+from toolscale.engine.functions import register_functions
+from toolscale.engine.limits import POPULATE_MIN_STEPS, POPULATE_STEPS_PER_ROW, StepBudget, apply_length_limits
 from toolscale.engine.schema import metadata_for
 from toolscale.populate.values import PopulateError, children_counts, column_seed, column_values
 from toolscale.spec.generators import LookupGenerator, ReferenceGenerator
@@ -148,6 +150,14 @@ def apply_rules(spec: DomainSpec, rows: Rows) -> Rows:
         raw = engine.raw_connection().driver_connection
         assert isinstance(raw, sqlite3.Connection)
         raw.execute("PRAGMA foreign_keys = ON")
+        # The rules run with the engine's functions (clock-free dates, bounded printf) and limits; a rule
+        # may cost so many steps per staged row, so a runaway one (a recursive CTE) ends with its reason.
+        refusals: list[str] = []
+        register_functions(raw, refusals.append)
+        apply_length_limits(raw)
+        steps = max(POPULATE_MIN_STEPS, POPULATE_STEPS_PER_ROW * sum(len(table_rows) for table_rows in rows.values()))
+        budget = StepBudget(refusals.append, statement_steps=steps, call_steps=steps, call_seconds=float("inf"))
+        budget.install(raw)
         for table in spec.tables:
             names = [column.name for column in table.columns]
             records = [tuple(encode_value(c, row[c.name]) for c in table.columns) for row in rows[table.name]]
@@ -161,14 +171,16 @@ def apply_rules(spec: DomainSpec, rows: Rows) -> Rows:
         clock = {"now": spec.clock.isoformat(), "today": spec.clock.date().isoformat()}
         for table in spec.tables:
             for index, statement in enumerate(table.derive):
-                _run(spec, f"{table.name}.derive[{index}]", raw.execute, statement, clock)
+                budget.start_call()
+                _run(spec, f"{table.name}.derive[{index}]", raw.execute, statement, clock, refusals)
+        budget.start_call()
         _check_invariants(spec, raw, clock)
         return {table.name: _read_back(raw, table) for table in spec.tables}
     finally:
         engine.dispose()
 
 
-def _run(spec: DomainSpec, where: str, execute: Any, sql: str, parameters: Any) -> None:
+def _run(spec: DomainSpec, where: str, execute: Any, sql: str, parameters: Any, refusals: list[str] | None = None) -> None:
     try:
         execute(sql, parameters)
     except sqlite3.IntegrityError as error:
@@ -177,6 +189,9 @@ def _run(spec: DomainSpec, where: str, execute: Any, sql: str, parameters: Any) 
         explained = next((c.message for t in spec.tables for c in t.checks if c.name == check), None)
         reason = f"{message} ({explained})" if explained else message
         raise PopulateError(f"domain {spec.name!r}, {where}: generated rows violate a constraint: {reason}") from error
+    except sqlite3.Error as error:
+        reason = f"refused: {refusals[0]}" if refusals else str(error)
+        raise PopulateError(f"domain {spec.name!r}, {where}: {reason}") from error
 
 
 def _check_invariants(spec: DomainSpec, connection: sqlite3.Connection, clock: Mapping[str, str]) -> None:

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from toolscale.errors import ToolScaleError
 from toolscale.populate.fakes import faker_for, plain
 from toolscale.spec.generators import (
     ChoiceGenerator,
@@ -32,7 +33,7 @@ Draw = Callable[[int], list[Any]]
 _UNIQUE_RETRIES = 20
 
 
-class PopulateError(Exception):
+class PopulateError(ToolScaleError):
     """Rows that cannot be generated; the message names the domain, table, column and reason."""
 
 

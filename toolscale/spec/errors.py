@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolscale.errors import ToolScaleError
+
 
 def format_location(parts: Sequence[str | int]) -> str:
     """('tools', 3, 'effects', 1) -> 'tools[3].effects[1]'."""
@@ -28,7 +30,7 @@ class SpecIssue:
         return f"{self.file}: {self.location}: {self.reason}"
 
 
-class SpecError(Exception):
+class SpecError(ToolScaleError):
     """A spec that failed validation; `issues` lists every problem found."""
 
     def __init__(self, issues: Sequence[SpecIssue]) -> None:

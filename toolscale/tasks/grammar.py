@@ -21,6 +21,7 @@ from toolscale.domain.checks import CLOCK_PARAMETERS, query_problems
 from toolscale.populate.fakes import FakerError, faker_sample
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 GRAMMAR_FILE = "tasks.yaml"
 CALLER_PARAMETER = "caller_id"  # bound in candidate queries to the sampled caller's id
@@ -261,9 +262,11 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
 def load_grammar(path: Path, spec: DomainSpec) -> TaskGrammar:
     """Read and check a task grammar; raise SpecError naming the file, the place and the reason."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = load_yaml(read_yaml_text(path))
     except OSError as error:
         raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
+    except ValueError as error:
+        raise SpecError([SpecIssue(path, "(file)", str(error))]) from error
     except yaml.YAMLError as error:
         raise SpecError([SpecIssue(path, "(file)", f"invalid YAML: {error}")]) from error
     try:

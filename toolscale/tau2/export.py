@@ -8,7 +8,6 @@ keeps upstream's fields only.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,7 +15,7 @@ import pyarrow.parquet as pq
 from toolscale.data.schema import row_to_task
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.upstream import TaskRecord
-from toolscale.tau2.tasks import TaskFileError, validated
+from toolscale.tau2.tasks import TaskFileError, json_value, read_text, refuse_repeated_ids, validated
 
 # A synthesized record carries the verifier's verdict; an imported upstream task does not.
 SYNTHESIZED_MARKER = "verification"
@@ -49,18 +48,13 @@ def _read_shard(path: Path) -> list[TaskRecord]:
 
 
 def _read_jsonl(path: Path) -> list[TaskRecord]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise TaskFileError(f"{path}: cannot read task records: {error}") from error
+    lines = read_text(path, "task records").splitlines()
     records: list[TaskRecord] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TaskFileError(f"{path}: line {number}: not JSON: {error}") from error
+        item = json_value(path, line, f"line {number}: ")
         model = ToolScaleTask if isinstance(item, dict) and SYNTHESIZED_MARKER in item else TaskRecord
         records.append(validated(model, item, f"{path}: line {number}"))
+    refuse_repeated_ids(path, [record.id for record in records], "task record")
     return records

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolscale.engine.arguments import argument_problem
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import FailureReason
+from toolscale.errors import ToolScaleError
 from toolscale.tau2 import retail
 
 # Domains whose state converts to a τ²-bench database (and so has upstream's diff format).
@@ -25,7 +27,10 @@ ERROR_TYPES: dict[FailureReason, str] = {"invalid_arguments": "ValidationError"}
 DOMAIN_RULE_ERROR = "ValueError"
 
 
-class ReplayInputError(ValueError):
+_MAX_DEPTH = 64
+
+
+class ReplayInputError(ToolScaleError, ValueError):
     """An input item that is not `{"id", "actions": [{"name", "arguments"}]}`; the message says where."""
 
 
@@ -50,6 +55,10 @@ class Replayer:
 
     def replay(self, item: Mapping[str, Any], where: str = "item", *, with_hashes: bool = True) -> dict[str, Any]:
         """`with_hashes=False` leaves out upstream's two database hashes (a few ms per item to compute)."""
+        # Echoed in the result, which must be writable text: no lone surrogates, NaN or runaway nesting.
+        problem = argument_problem(item, max_depth=_MAX_DEPTH)
+        if problem is not None:
+            raise ReplayInputError(f"{where}: {problem}")
         actions = item.get("actions")
         if actions is None and isinstance(item.get("evaluation_criteria"), Mapping):
             actions = item["evaluation_criteria"].get("actions")

@@ -24,6 +24,7 @@ from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import DECODERS
+from toolscale.errors import ToolScaleError
 from toolscale.spec.models import DomainSpec
 
 Record = dict[str, Any]
@@ -78,7 +79,7 @@ RECORD_TOOLS = {
 }
 
 
-class ConversionError(ValueError):
+class ConversionError(ToolScaleError, ValueError):
     """Upstream data that does not fit the relational layout; the message names the record."""
 
 

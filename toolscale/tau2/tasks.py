@@ -13,26 +13,61 @@ import pydantic
 from pydantic import BaseModel
 
 from toolscale.atomic import write_atomically
+from toolscale.engine.arguments import argument_problem
 from toolscale.engine.tools import compile_tools
+from toolscale.errors import ToolScaleError
 from toolscale.spec.models import DomainSpec
 from toolscale.tasks.upstream import TaskRecord, Tau2Task
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class TaskFileError(ValueError):
+# A tasks.json nests a few levels (task, criteria, actions, arguments): far more is not a task file.
+_MAX_DEPTH = 64
+
+
+class TaskFileError(ToolScaleError, ValueError):
     """A task file that cannot be read; the message names the file, the task and the reason."""
 
 
 def read_tau2_tasks(path: Path) -> list[Tau2Task]:
     """The tasks of an upstream `tasks.json` (a JSON array of tasks)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise TaskFileError(f"{path}: cannot read tasks: {error}") from error
+    data = json_value(path, read_text(path, "tasks"), "")
     if not isinstance(data, list):
         raise TaskFileError(f"{path}: expected a JSON array of tasks, found {type(data).__name__}")
-    return [validated(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
+    tasks = [validated(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
+    refuse_repeated_ids(path, [task.id for task in tasks], "task")
+    return tasks
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TaskFileError(f"{path}: cannot read {what}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise TaskFileError(f"{path}: cannot read {what}: not UTF-8 text (byte {error.start})") from error
+
+
+def json_value(path: Path, text: str, where: str) -> Any:
+    """The JSON value of `text`, refused when it nests too deep or holds what JSON text cannot carry
+    (lone surrogates such as "\\udfff", NaN, Infinity)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TaskFileError(f"{path}: {where}not JSON: {error}") from error
+    except RecursionError as error:
+        raise TaskFileError(f"{path}: {where}nests too deep to read") from error
+    problem = argument_problem(data, max_depth=_MAX_DEPTH)
+    if problem is not None:
+        raise TaskFileError(f"{path}: {where}{problem}")
+    return data
+
+
+def refuse_repeated_ids(path: Path, ids: Sequence[str], what: str) -> None:
+    repeated = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
+    if repeated:
+        raise TaskFileError(f"{path}: {what} id(s) {', '.join(map(repr, repeated))} appear more than once; ids must be unique")
 
 
 def validated(model: type[_Model], item: Any, where: str) -> _Model:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from toolscale.yamlfile import load_yaml, read_yaml_text
 
 
 class _Strict(BaseModel):
@@ -183,4 +184,4 @@ class TrainConfig(_Strict):
 
 def load_config(path: Path) -> TrainConfig:
     """A config from YAML; relative paths in it are relative to the working directory, like the CLI's."""
-    return TrainConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return TrainConfig.model_validate(load_yaml(read_yaml_text(path)) or {})

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
+from toolscale.errors import ToolScaleError
 from toolscale.populate.stage import populate
 from toolscale.spec.models import DomainSpec, Parameter, Tool
 from toolscale.tasks.record import ToolScaleTask
@@ -29,7 +30,7 @@ CallKind = Literal["tool", "expert", "user"]
 RESERVED = frozenset({"reset", "get_reward", "call_expert", "ask_user"})  # TRL's hooks and our own tools
 
 
-class TaskDatabaseError(Exception):
+class TaskDatabaseError(ToolScaleError):
     """A task's database cannot be rebuilt as the task recorded it."""
 
 
