@@ -174,45 +174,48 @@ def episode_of(environment: ToolScaleEnvironment) -> Episode:
     return environment.episode
 
 
-def _ask_user(self: ToolScaleEnvironment, question: str) -> str:
-    episode = self._episode()
-    instructions = episode.task.user_scenario.instructions
-    scenario = instructions if isinstance(instructions, str) else instructions.model_dump_json(exclude_none=True)
-    user = self.user
-    assert user.endpoint is not None, "checked by UserConfig"
-    assert user.model is not None, "checked by UserConfig"
-    started = time.perf_counter()
-    reply = chat_completion(
-        user.endpoint,
-        user.model,
-        [
-            {"role": "system", "content": f"You are the user in this scenario; answer the agent briefly.\n{scenario}"},
-            {"role": "user", "content": question},
-        ],
-        user.api_key_env,
-        256,
-        120.0,
-    )
-    text = str(reply["choices"][0]["message"].get("content") or "")
-    episode.calls.append(
-        CallRecord(
-            kind="user",
-            name="ask_user",
-            arguments={"question": question},
-            ok=True,
-            seconds=time.perf_counter() - started,
-            input_tokens=estimated_tokens(question),
-            output_tokens=estimated_tokens(text),
+class LlmUserEnvironment(ToolScaleEnvironment):
+    """With an LLM user: the ask_user tool. A method of a class, so its `self` carries no annotation that a
+    schema reader (transformers' get_json_schema, which TRL uses) would try to turn into a parameter."""
+
+    def ask_user(self, question: str) -> str:
+        """Ask the user a question and get their answer.
+
+        Args:
+            question: What you need to know from the user.
+        """
+        episode = self._episode()
+        instructions = episode.task.user_scenario.instructions
+        scenario = instructions if isinstance(instructions, str) else instructions.model_dump_json(exclude_none=True)
+        user = self.user
+        assert user.endpoint is not None, "checked by UserConfig"
+        assert user.model is not None, "checked by UserConfig"
+        started = time.perf_counter()
+        reply = chat_completion(
+            user.endpoint,
+            user.model,
+            [
+                {"role": "system", "content": f"You are the user in this scenario; answer the agent briefly.\n{scenario}"},
+                {"role": "user", "content": question},
+            ],
+            user.api_key_env,
+            256,
+            120.0,
         )
-    )
-    return text
+        text = str(reply["choices"][0]["message"].get("content") or "")
+        episode.calls.append(
+            CallRecord(
+                kind="user",
+                name="ask_user",
+                arguments={"question": question},
+                ok=True,
+                seconds=time.perf_counter() - started,
+                input_tokens=estimated_tokens(question),
+                output_tokens=estimated_tokens(text),
+            )
+        )
+        return text
 
-
-_ask_user.__doc__ = """Ask the user a question and get their answer.
-
-Args:
-    question: What you need to know from the user.
-"""
 
 _JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "object": dict[str, Any]}
 
@@ -264,11 +267,9 @@ def environment_class(spec: DomainSpec, experts: ExpertRouter, user: UserConfig)
     if clashes:
         raise ValueError(f"domain {spec.name!r}: tool name(s) {clashes} are reserved by the trainer")
     members: dict[str, Any] = {tool.name: tool_method(tool) for tool in spec.tools}
-    if user.mode == "llm":
-        members["ask_user"] = _ask_user
     members |= {"spec": spec, "experts": experts, "user": user}
     name = "".join(part.capitalize() for part in spec.name.split("_")) + "Environment"
-    return type(name, (ToolScaleEnvironment,), members)
+    return type(name, (LlmUserEnvironment if user.mode == "llm" else ToolScaleEnvironment,), members)
 
 
 def environment_classes(

@@ -70,11 +70,13 @@ def environment_tools(environment: type[ToolScaleEnvironment]) -> list[Callable[
     ]
 
 
-def rendered_prompts(tasks: Iterable[ToolScaleTask], environments: Mapping[str, type[ToolScaleEnvironment]]) -> list[str]:
+def rendered_prompts(
+    tasks: Iterable[ToolScaleTask], environments: Mapping[str, type[ToolScaleEnvironment]], *, solo: bool = True
+) -> list[str]:
     """Each task's prompt as the chat template renders it with its domain's tool schemas: what the model reads."""
     return [
         render_jinja_template(
-            [prompt(task)],
+            [prompt(task, solo=solo)],
             tools=list[dict[Any, Any] | Callable[..., Any]](environment_tools(environments[task.domain])),
             chat_template=CHAT_TEMPLATE,
             add_generation_prompt=True,

@@ -110,7 +110,8 @@ def _model_and_tokenizer(
         return config.model.name_or_path, None
     tasks = [task_from_row(row) for row in itertools.islice(rows, config.data.limit or VOCABULARY_TASKS)]
     actions = action_texts(tasks)
-    tokenizer = tiny_tokenizer(rendered_prompts(tasks, environments), actions, config.model.tiny.vocab_size)
+    prompts = rendered_prompts(tasks, environments, solo=config.user.mode == "solo")
+    tokenizer = tiny_tokenizer(prompts, actions, config.model.tiny.vocab_size)
     path = config.output_dir / TINY_INITIAL
     tiny_model(tokenizer, actions, config.model.tiny).save_pretrained(path)
     tokenizer.save_pretrained(path)
