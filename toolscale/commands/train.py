@@ -6,14 +6,17 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import pydantic
 import typer
-import yaml
+
+from toolscale.settings import SettingsError
 
 
 def run_train(
     config: Annotated[Path, typer.Argument(help="YAML run config (configs/train/*.yaml; fields in docs/training.md).")],
     max_steps: Annotated[int | None, typer.Option(help="Override grpo.max_steps (quick checks).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: --set grpo.learning_rate=1e-5 (repeatable).")
+    ] = None,
 ) -> None:
     """Train with TRL's GRPOTrainer; writes the model, metrics.jsonl and metrics.png into the config's output_dir."""
     # Imported here: torch, transformers and TRL take seconds to load, and every other command would pay for it.
@@ -21,11 +24,10 @@ def run_train(
     from toolscale.train.trainer import train
 
     try:
-        settings = load_config(config)
-    except OSError as error:
-        raise typer.BadParameter(f"{config}: cannot read: {error.strerror}") from error
-    except (yaml.YAMLError, pydantic.ValidationError) as error:
-        raise typer.BadParameter(f"{config}: {error}") from error
+        settings = load_config(config, set_ or [])
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
     if max_steps is not None:
         settings = settings.model_copy(update={"grpo": settings.grpo.model_copy(update={"max_steps": max_steps})})
     started = time.perf_counter()

@@ -7,11 +7,13 @@ docs/training.md; `TrainConfig.model_json_schema()` is the authoritative list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from toolscale.settings import load_settings
 
 
 class _Strict(BaseModel):
@@ -169,6 +171,7 @@ class TrainConfig(_Strict):
         return self
 
 
-def load_config(path: Path) -> TrainConfig:
-    """A config from YAML; relative paths in it are relative to the working directory, like the CLI's."""
-    return TrainConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A config from YAML and `--set` overrides; relative paths in it are relative to the working directory, like
+    the CLI's. Raises SettingsError naming file, field and reason."""
+    return load_settings(path, TrainConfig, overrides)
