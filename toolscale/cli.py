@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from toolscale.commands import examples, populate, push, run, spec, synth, tau2, train
+from toolscale.commands import eval, examples, populate, push, run, spec, synth, tau2, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verified tool-use data for tool orchestrators.")
 app.add_typer(spec.app, name="spec")
@@ -13,6 +13,7 @@ app.command("examples")(examples.run_examples)
 app.command("populate")(populate.run_populate)
 app.command("synth")(synth.run_synth)
 app.command("train")(train.run_train)
+app.command("eval")(eval.run_eval)
 app.command("run")(run.run_run)
 app.command("push")(push.run_push)
 

@@ -64,6 +64,9 @@ class CallRecord:
     cost: float = 0.0  # dollars
     input_tokens: int = 0
     output_tokens: int = 0
+    output: Any = None  # the tool's JSON output, or the expert's or user's answer
+    error: str | None = None
+    state_hash: str = ""  # the database state after the call (trajectories show where a write happened)
 
 
 @dataclass
@@ -114,7 +117,14 @@ class ToolScaleEnvironment:
         observation = episode.environment.call(name, arguments)
         episode.calls.append(
             CallRecord(
-                kind="tool", name=name, arguments=arguments, ok=observation.ok, seconds=episode.task.pricing.tool_seconds_per_call
+                kind="tool",
+                name=name,
+                arguments=arguments,
+                ok=observation.ok,
+                seconds=episode.task.pricing.tool_seconds_per_call,
+                output=observation.output,
+                error=observation.error,
+                state_hash=episode.environment.state_hash(),
             )
         )
         gold = episode.task.actions
@@ -137,9 +147,20 @@ class ToolScaleEnvironment:
         episode = self._episode()
         drawn = episode.task.pricing.experts.get(expert)
         if drawn is None:
-            episode.calls.append(CallRecord(kind="expert", name=expert, arguments={"question": question}, ok=False, seconds=0.0))
+            error = f"Error: unknown expert {expert!r}; choose one of {', '.join(episode.task.pricing.experts)}"
+            episode.calls.append(
+                CallRecord(
+                    kind="expert",
+                    name=expert,
+                    arguments={"question": question},
+                    ok=False,
+                    seconds=0.0,
+                    error=error,
+                    state_hash=episode.final_hash,
+                )
+            )
             episode.engine_seconds += time.perf_counter() - started
-            return f"Error: unknown expert {expert!r}; choose one of {', '.join(episode.task.pricing.experts)}"
+            return error
         price = self.experts.price(drawn.model, drawn)
         context = ExpertContext(
             task_id=episode.task.id,
@@ -163,9 +184,21 @@ class ToolScaleEnvironment:
                 cost=cost,
                 input_tokens=answer.input_tokens,
                 output_tokens=answer.output_tokens,
+                output=answer.text,
+                state_hash=episode.final_hash,
             )
         )
         return answer.text
+
+    def _record_failed_call(self, name: str, arguments: dict[str, Any], error: str) -> str:
+        """A call the policy made that reached no tool (unknown name, arguments not a JSON object): a tool error."""
+        episode = self._episode()
+        episode.calls.append(
+            CallRecord(
+                kind="tool", name=name, arguments=arguments, ok=False, seconds=0.0, error=error, state_hash=episode.final_hash
+            )
+        )
+        return f"Error: {error}"
 
 
 def episode_of(environment: ToolScaleEnvironment) -> Episode:
@@ -212,6 +245,8 @@ class LlmUserEnvironment(ToolScaleEnvironment):
                 seconds=time.perf_counter() - started,
                 input_tokens=estimated_tokens(question),
                 output_tokens=estimated_tokens(text),
+                output=text,
+                state_hash=episode.final_hash,
             )
         )
         return text
@@ -270,6 +305,15 @@ def environment_class(spec: DomainSpec, experts: ExpertRouter, user: UserConfig)
     members |= {"spec": spec, "experts": experts, "user": user}
     name = "".join(part.capitalize() for part in spec.name.split("_")) + "Environment"
     return type(name, (LlmUserEnvironment if user.mode == "llm" else ToolScaleEnvironment,), members)
+
+
+def environment_tools(environment: type[ToolScaleEnvironment]) -> list[Callable[..., Any]]:
+    """The methods TRL exposes as tools (public functions of the class other than its hooks)."""
+    return [
+        member
+        for name, member in inspect.getmembers(environment, predicate=inspect.isfunction)
+        if not name.startswith("_") and name not in ("reset", "get_reward")
+    ]
 
 
 def environment_classes(
