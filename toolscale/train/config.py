@@ -149,6 +149,13 @@ class UserConfig(_Strict):
         return self
 
 
+class TrajectorySampling(_Strict):
+    """Rollouts the trainer logs to output_dir/trajectories.jsonl, in `toolscale eval`'s trajectory format."""
+
+    every_steps: int = Field(default=10, ge=0, description="Log rollouts of every Nth step (and the first); 0: none.")
+    groups: int = Field(default=1, ge=1, description="Task groups logged per such step (each group_size rollouts).")
+
+
 class TrainConfig(_Strict):
     data: DataConfig
     output_dir: Path = Field(description="Checkpoints, metrics.jsonl and metrics.png go here.")
@@ -157,6 +164,7 @@ class TrainConfig(_Strict):
     reward: RewardConfig = RewardConfig()
     experts: ExpertsConfig = ExpertsConfig()
     user: UserConfig = UserConfig()
+    trajectories: TrajectorySampling = TrajectorySampling()
     seed: int = 0
     logging_steps: int = Field(default=1, ge=1)
     use_cpu: bool = Field(default=False, description="Train on the CPU even where a GPU is present.")
