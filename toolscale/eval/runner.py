@@ -45,7 +45,8 @@ class EvalError(Exception):
 class Unit:
     results: list[dict[str, Any]]
     trajectories: list[dict[str, Any]]
-    environment_seconds: float  # engine, environment and scoring: what the eval adds to the policy's own time
+    seconds: float  # wall time of the unit's rollouts and scoring
+    environment_seconds: float  # of which engine, environment and scoring: what the eval adds to the policy's own time
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ class EvalRun:
     units_run: int
     units_skipped: int
     errors: int  # rollouts of this run that ended in an error
-    seconds: float
-    environment_seconds: float
+    seconds: float  # the whole run, loading tasks and databases included
+    unit_seconds: float  # summed wall time of the units run
+    environment_seconds: float  # of which not the policy's
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -161,7 +163,8 @@ class Evaluation:
             results.append(result)
             trajectories.append(trajectory_record(result, episode, conversation.messages, labels))
             episode.environment.close()
-        return Unit(results, trajectories, time.perf_counter() - started - policy_seconds)
+        seconds = time.perf_counter() - started
+        return Unit(results, trajectories, seconds, seconds - policy_seconds)
 
     def units(self, name: str, tasks: Sequence[ToolScaleTask]) -> Iterator[Unit]:
         """The policy's units in task order; an endpoint's run concurrently (each thread its own conversation)."""
@@ -196,7 +199,7 @@ def evaluate(
     write_atomically(results_path, _dumps([r for r in _lines(results_path) if (r["policy"], r["task_id"]) in done]))
     write_atomically(trajectories_path, _dumps([t for t in _lines(trajectories_path) if (t["policy"], t["task_id"]) in done]))
     run = skipped = errors = 0
-    environment_seconds = 0.0
+    unit_seconds = environment_seconds = 0.0
     with results_path.open("a", encoding="utf-8") as results, trajectories_path.open("a", encoding="utf-8") as trajectories:
         for name in names:
             todo = [task for task in evaluation.tasks if (name, task.id) not in done]
@@ -208,6 +211,7 @@ def evaluate(
                 trajectories.flush()
                 run += 1
                 errors += sum(result["error"] is not None for result in unit.results)
+                unit_seconds += unit.seconds
                 environment_seconds += unit.environment_seconds
             if echo is not None:
                 echo(f"{name}: {len(todo)} tasks run, {len(evaluation.tasks) - len(todo)} already done")
@@ -217,4 +221,4 @@ def evaluate(
     write_atomically(out / TABLE, markdown_table(summary))
     (out / PARETO_PLOT).write_bytes(pareto_png(summary))
     (out / EXPERTS_PLOT).write_bytes(experts_png(summary))
-    return EvalRun(out, summary, run, skipped, errors, time.perf_counter() - started, environment_seconds)
+    return EvalRun(out, summary, run, skipped, errors, time.perf_counter() - started, unit_seconds, environment_seconds)
