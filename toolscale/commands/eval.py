@@ -20,9 +20,12 @@ def run_eval(
 ) -> None:
     """Evaluate with the trainer's environment, outcome and reward; a rerun skips finished tasks."""
     # Imported here: transformers loads for seconds, and every other command would pay for it.
+    import datasets
+
     from toolscale.eval.config import load_eval_config
     from toolscale.eval.runner import SUMMARY, TABLE, EvalError, evaluate
 
+    datasets.disable_progress_bars()  # the eval's own lines are the progress
     try:
         settings = load_eval_config(config, set_ or [])
         result = evaluate(settings, out, policy, echo=typer.echo)

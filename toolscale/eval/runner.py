@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +183,7 @@ def evaluate(
     policies: Sequence[str] | None = None,
     *,
     specs: Mapping[str, DomainSpec] | None = None,
-    echo: Any = None,
+    echo: Callable[[str], None] | None = None,
 ) -> EvalRun:
     """Run the config's policies (or the named ones) into `out`: results, trajectories, summary table and plots."""
     names = list(policies) if policies else list(config.policies)
