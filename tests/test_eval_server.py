@@ -40,7 +40,7 @@ def test_an_eval_against_a_real_local_server_runs_end_to_end_and_a_rerun_sends_n
     figures = run.summary["smollm2"]["all"]
     print(f"SmolLM2-135M on 2 bank tasks: accuracy {figures['accuracy']:.2f}, tool calls {figures['tool_calls']:.1f}")
     assert figures["tasks"] == 2
-    assert figures["tokens"]["input"] > 1000  # the policy, the request and the tool schemas reached the model
+    assert figures["tokens"]["input"] > 500  # the server counted the prompt: the policy and the request reached the model
     trajectories = [json.loads(line) for line in (tmp_path / "eval" / "trajectories.jsonl").read_text().splitlines()]
     assert len(trajectories) == 2
     for trajectory in trajectories:
