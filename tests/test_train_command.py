@@ -38,6 +38,11 @@ def test_train_writes_metrics_plot_and_model(tmp_path: Path) -> None:
     ):
         assert key in lines[0]
     assert (tmp_path / "run" / "metrics.png").read_bytes().startswith(b"\x89PNG")
+    # The first step's group is logged in the eval's trajectory format, scored by the same reward.
+    sampled = [json.loads(line) for line in (tmp_path / "run" / "trajectories.jsonl").read_text().splitlines()]
+    assert [(line["source"], line["step"], line["trial"]) for line in sampled] == [("train", 1, trial) for trial in range(4)]
+    assert all(line["messages"][0]["role"] == "system" and line["task_id"] == one_write_task().id for line in sampled)
+    assert all(line["final_hash"] and isinstance(line["reward"]["total"], float) for line in sampled)
     assert (tmp_path / "run" / "final" / "config.json").exists()
 
 

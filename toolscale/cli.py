@@ -61,6 +61,7 @@ COMMANDS = {
     "run": LazyCommand("toolscale.commands.run", "run_run"),
     "push": LazyCommand("toolscale.commands.push", "run_push"),
     "train": LazyCommand("toolscale.commands.train", "run_train"),
+    "eval": LazyCommand("toolscale.commands.eval", "run_eval"),
     "review": LazyCommand("toolscale.commands.review", "app"),
     "show": LazyCommand("toolscale.commands.review", "show_command"),
 }

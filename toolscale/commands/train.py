@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
+
+from toolscale.settings import SettingsError
 
 
 def run_train(
     config: Annotated[Path, typer.Argument(help="YAML run config (configs/train/*.yaml; fields in docs/training.md).")],
     max_steps: Annotated[int | None, typer.Option(help="Override grpo.max_steps (quick checks).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: --set grpo.learning_rate=1e-5 (repeatable).")
+    ] = None,
 ) -> None:
     """Train with TRL's GRPOTrainer; writes the model, metrics.jsonl and metrics.png into the config's output_dir."""
     # Imported here: torch, transformers and TRL take seconds to load, and every other command would pay for it.
@@ -20,11 +24,10 @@ def run_train(
     from toolscale.train.source import check_source
 
     try:
-        settings = load_config(config)
-    except OSError as error:
-        raise typer.BadParameter(f"{config}: cannot read: {error.strerror}") from error
-    except (yaml.YAMLError, ValueError) as error:  # pydantic's ValidationError is a ValueError
-        raise typer.BadParameter(f"{config}: {error}") from error
+        settings = load_config(config, set_ or [])
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
     check_source(settings.data)
     from toolscale.train.trainer import train  # after the checks: the heavy imports wait for good input
 

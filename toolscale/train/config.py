@@ -7,12 +7,13 @@ docs/training.md; `TrainConfig.model_json_schema()` is the authoritative list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from toolscale.yamlfile import load_yaml, read_yaml_text
+from toolscale.settings import load_settings
 
 
 class _Strict(BaseModel):
@@ -160,6 +161,13 @@ class UserConfig(_Strict):
         return self
 
 
+class TrajectorySampling(_Strict):
+    """Rollouts the trainer logs to output_dir/trajectories.jsonl, in `toolscale eval`'s trajectory format."""
+
+    every_steps: int = Field(default=10, ge=0, description="Log rollouts of every Nth step (and the first); 0: none.")
+    groups: int = Field(default=1, ge=1, description="Task groups logged per such step (each group_size rollouts).")
+
+
 class TrainConfig(_Strict):
     data: DataConfig
     output_dir: Path = Field(description="Checkpoints, metrics.jsonl and metrics.png go here.")
@@ -168,6 +176,7 @@ class TrainConfig(_Strict):
     reward: RewardConfig = RewardConfig()
     experts: ExpertsConfig = ExpertsConfig()
     user: UserConfig = UserConfig()
+    trajectories: TrajectorySampling = TrajectorySampling()
     seed: int = 0
     logging_steps: int = Field(default=1, ge=1)
     use_cpu: bool = Field(default=False, description="Train on the CPU even where a GPU is present.")
@@ -182,6 +191,7 @@ class TrainConfig(_Strict):
         return self
 
 
-def load_config(path: Path) -> TrainConfig:
-    """A config from YAML; relative paths in it are relative to the working directory, like the CLI's."""
-    return TrainConfig.model_validate(load_yaml(read_yaml_text(path)) or {})
+def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A config from YAML and `--set` overrides; relative paths in it are relative to the working directory, like
+    the CLI's. Raises SettingsError naming file, field and reason."""
+    return load_settings(path, TrainConfig, overrides)

@@ -29,16 +29,20 @@ def policy(domain: str) -> str:
     return (domain_dir(domain) / "policy.md").read_text(encoding="utf-8").strip()
 
 
-def request(task: ToolScaleTask, *, solo: bool = True) -> str:
-    """What the user asks. Solo: everything they know is said up front; otherwise only why they call."""
+def request(task: ToolScaleTask) -> str:
+    """What the user says: why they call, what they know, and their instructions.
+
+    The instructions hold what the reward grades beyond the database: the "ask the agent to tell you …" requests
+    (every communicate_info must be told) and the stated preference. Both modes carry all of it, so a policy is never
+    graded on something it was not shown; in user mode ask_user can still be used to confirm or clarify.
+    """
     instructions = task.user_scenario.instructions
     if isinstance(instructions, str):
         return instructions
-    parts = [instructions.reason_for_call]
-    if solo:
-        parts.append(instructions.known_info or "")
-        if task.preference.statement and task.preference.statement not in (instructions.task_instructions or ""):
-            parts.append(task.preference.statement)
+    parts = [instructions.reason_for_call, instructions.known_info or "", instructions.task_instructions or ""]
+    statement = task.preference.statement
+    if statement and statement not in "\n".join(parts):
+        parts.append(statement)
     return "\n".join(part for part in parts if part)
 
 
@@ -68,10 +72,11 @@ def prompt(task: ToolScaleTask, *, solo: bool = True) -> list[dict[str, str]]:
         "You work alone: the request below is all the user says. Make the changes it asks for with your tools, then "
         "reply with what the user asked to be told."
         if solo
-        else "Ask the user with ask_user(question) for anything you need to know; then make the changes and reply."
+        else "The request below is what the user said first; ask them with ask_user(question) to confirm or clarify "
+        "anything, then make the changes and reply with what they asked to be told."
     )
     system = f"{policy(task.domain)}\n\n{mode}\n\n{pricing(task)}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": request(task, solo=solo)}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": request(task)}]
 
 
 def task_from_row(row: dict[str, Any]) -> ToolScaleTask:

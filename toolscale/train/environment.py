@@ -65,6 +65,9 @@ class CallRecord:
     cost: float = 0.0  # dollars
     input_tokens: int = 0
     output_tokens: int = 0
+    output: Any = None  # the tool's JSON output, or the expert's or user's answer
+    error: str | None = None
+    state_hash: str = ""  # the database state after the call (trajectories show where a write happened)
 
 
 @dataclass
@@ -116,7 +119,14 @@ class ToolScaleEnvironment:
         observation = episode.environment.call(name, arguments)
         episode.calls.append(
             CallRecord(
-                kind="tool", name=name, arguments=arguments, ok=observation.ok, seconds=episode.task.pricing.tool_seconds_per_call
+                kind="tool",
+                name=name,
+                arguments=arguments,
+                ok=observation.ok,
+                seconds=episode.task.pricing.tool_seconds_per_call,
+                output=observation.output,
+                error=observation.error,
+                state_hash=episode.environment.state_hash(),
             )
         )
         gold = episode.task.actions
@@ -139,9 +149,20 @@ class ToolScaleEnvironment:
         episode = self._episode()
         drawn = episode.task.pricing.experts.get(expert)
         if drawn is None:
-            episode.calls.append(CallRecord(kind="expert", name=expert, arguments={"question": question}, ok=False, seconds=0.0))
+            error = f"Error: unknown expert {expert!r}; choose one of {', '.join(episode.task.pricing.experts)}"
+            episode.calls.append(
+                CallRecord(
+                    kind="expert",
+                    name=expert,
+                    arguments={"question": question},
+                    ok=False,
+                    seconds=0.0,
+                    error=error,
+                    state_hash=episode.final_hash,
+                )
+            )
             episode.engine_seconds += time.perf_counter() - started
-            return f"Error: unknown expert {expert!r}; choose one of {', '.join(episode.task.pricing.experts)}"
+            return error
         price = self.experts.price(drawn.model, drawn)
         context = ExpertContext(
             task_id=episode.task.id,
@@ -165,9 +186,21 @@ class ToolScaleEnvironment:
                 cost=cost,
                 input_tokens=answer.input_tokens,
                 output_tokens=answer.output_tokens,
+                output=answer.text,
+                state_hash=episode.final_hash,
             )
         )
         return answer.text
+
+    def _record_failed_call(self, name: str, arguments: dict[str, Any], error: str) -> str:
+        """A call the policy made that reached no tool (unknown name, arguments not a JSON object): a tool error."""
+        episode = self._episode()
+        episode.calls.append(
+            CallRecord(
+                kind="tool", name=name, arguments=arguments, ok=False, seconds=0.0, error=error, state_hash=episode.final_hash
+            )
+        )
+        return f"Error: {error}"
 
 
 def episode_of(environment: ToolScaleEnvironment) -> Episode:
@@ -176,45 +209,50 @@ def episode_of(environment: ToolScaleEnvironment) -> Episode:
     return environment.episode
 
 
-def _ask_user(self: ToolScaleEnvironment, question: str) -> str:
-    episode = self._episode()
-    instructions = episode.task.user_scenario.instructions
-    scenario = instructions if isinstance(instructions, str) else instructions.model_dump_json(exclude_none=True)
-    user = self.user
-    assert user.endpoint is not None, "checked by UserConfig"
-    assert user.model is not None, "checked by UserConfig"
-    started = time.perf_counter()
-    reply = chat_completion(
-        user.endpoint,
-        user.model,
-        [
-            {"role": "system", "content": f"You are the user in this scenario; answer the agent briefly.\n{scenario}"},
-            {"role": "user", "content": question},
-        ],
-        user.api_key_env,
-        256,
-        120.0,
-    )
-    text = str(reply["choices"][0]["message"].get("content") or "")
-    episode.calls.append(
-        CallRecord(
-            kind="user",
-            name="ask_user",
-            arguments={"question": question},
-            ok=True,
-            seconds=time.perf_counter() - started,
-            input_tokens=estimated_tokens(question),
-            output_tokens=estimated_tokens(text),
+class LlmUserEnvironment(ToolScaleEnvironment):
+    """With an LLM user: the ask_user tool. A method of a class, so its `self` carries no annotation that a
+    schema reader (transformers' get_json_schema, which TRL uses) would try to turn into a parameter."""
+
+    def ask_user(self, question: str) -> str:
+        """Ask the user a question and get their answer.
+
+        Args:
+            question: What you need to know from the user.
+        """
+        episode = self._episode()
+        instructions = episode.task.user_scenario.instructions
+        scenario = instructions if isinstance(instructions, str) else instructions.model_dump_json(exclude_none=True)
+        user = self.user
+        assert user.endpoint is not None, "checked by UserConfig"
+        assert user.model is not None, "checked by UserConfig"
+        started = time.perf_counter()
+        reply = chat_completion(
+            user.endpoint,
+            user.model,
+            [
+                {"role": "system", "content": f"You are the user in this scenario; answer the agent briefly.\n{scenario}"},
+                {"role": "user", "content": question},
+            ],
+            user.api_key_env,
+            256,
+            120.0,
         )
-    )
-    return text
+        text = str(reply["choices"][0]["message"].get("content") or "")
+        episode.calls.append(
+            CallRecord(
+                kind="user",
+                name="ask_user",
+                arguments={"question": question},
+                ok=True,
+                seconds=time.perf_counter() - started,
+                input_tokens=estimated_tokens(question),
+                output_tokens=estimated_tokens(text),
+                output=text,
+                state_hash=episode.final_hash,
+            )
+        )
+        return text
 
-
-_ask_user.__doc__ = """Ask the user a question and get their answer.
-
-Args:
-    question: What you need to know from the user.
-"""
 
 _JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "object": dict[str, Any]}
 
@@ -266,11 +304,18 @@ def environment_class(spec: DomainSpec, experts: ExpertRouter, user: UserConfig)
     if clashes:
         raise ValueError(f"domain {spec.name!r}: tool name(s) {clashes} are reserved by the trainer")
     members: dict[str, Any] = {tool.name: tool_method(tool) for tool in spec.tools}
-    if user.mode == "llm":
-        members["ask_user"] = _ask_user
     members |= {"spec": spec, "experts": experts, "user": user}
     name = "".join(part.capitalize() for part in spec.name.split("_")) + "Environment"
-    return type(name, (ToolScaleEnvironment,), members)
+    return type(name, (LlmUserEnvironment if user.mode == "llm" else ToolScaleEnvironment,), members)
+
+
+def environment_tools(environment: type[ToolScaleEnvironment]) -> list[Callable[..., Any]]:
+    """The methods TRL exposes as tools (public functions of the class other than its hooks)."""
+    return [
+        member
+        for name, member in inspect.getmembers(environment, predicate=inspect.isfunction)
+        if not name.startswith("_") and name not in ("reset", "get_reward")
+    ]
 
 
 def environment_classes(

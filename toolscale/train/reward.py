@@ -26,6 +26,8 @@ from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.environment import Episode, ToolScaleEnvironment, episode_of
 
 Gather = Callable[[list[Any]], list[Any]]
+# Sees each process's scored rollouts: (environments, completions, rollouts, scores), the local slice.
+OnScored = Callable[[Sequence[ToolScaleEnvironment], Sequence[Any], Sequence["Rollout"], Sequence["Scored"]], None]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,9 @@ class ToolScaleReward:
         weights: Mapping[str, float] | None = None,
         gather: Gather = _local,
         process_index: int = 0,
+        on_scored: OnScored | None = None,
     ) -> None:
+        self.on_scored = on_scored
         self.group_size = group_size
         self.orchestrator_price_per_million = orchestrator_price_per_million
         self.weights = weights
@@ -167,7 +171,10 @@ class ToolScaleReward:
             for name, value in batch_metrics(rollouts, scored).items():
                 log_metric(name, value)
         first = self.process_index * len(local)
-        return [score.reward for score in scored[first : first + len(local)]]
+        mine = scored[first : first + len(local)]
+        if self.on_scored is not None:
+            self.on_scored(environments, completions, local, mine)
+        return [score.reward for score in mine]
 
 
 def batch_metrics(rollouts: Sequence[Rollout], scored: Sequence[Scored]) -> dict[str, float]:

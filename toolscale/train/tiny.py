@@ -14,7 +14,6 @@ text (tool results, stray output).
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +28,7 @@ from trl.chat_template_utils import qwen2_5_chat_template
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import TinyModelConfig
 from toolscale.train.data import prompt
-from toolscale.train.environment import ToolScaleEnvironment
+from toolscale.train.environment import ToolScaleEnvironment, environment_tools
 
 END_OF_TURN = "<|im_end|>"
 PAD = "<|endoftext|>"
@@ -61,20 +60,13 @@ def action_texts(tasks: Iterable[ToolScaleTask]) -> list[str]:
     return list(texts)
 
 
-def environment_tools(environment: type[ToolScaleEnvironment]) -> list[Callable[..., Any]]:
-    """The methods TRL exposes as tools (public functions of the class other than its hooks)."""
-    return [
-        member
-        for name, member in inspect.getmembers(environment, predicate=inspect.isfunction)
-        if not name.startswith("_") and name not in ("reset", "get_reward")
-    ]
-
-
-def rendered_prompts(tasks: Iterable[ToolScaleTask], environments: Mapping[str, type[ToolScaleEnvironment]]) -> list[str]:
+def rendered_prompts(
+    tasks: Iterable[ToolScaleTask], environments: Mapping[str, type[ToolScaleEnvironment]], *, solo: bool = True
+) -> list[str]:
     """Each task's prompt as the chat template renders it with its domain's tool schemas: what the model reads."""
     return [
         render_jinja_template(
-            [prompt(task)],
+            [prompt(task, solo=solo)],
             tools=list[dict[Any, Any] | Callable[..., Any]](environment_tools(environments[task.domain])),
             chat_template=CHAT_TEMPLATE,
             add_generation_prompt=True,

@@ -27,6 +27,7 @@ from toolscale.train.environment import ToolScaleEnvironment, environment_classe
 from toolscale.train.experts import ExpertRouter
 from toolscale.train.metrics import METRICS_FILE, PLOT_FILE, JsonlMetrics, plot_metrics, read_metrics
 from toolscale.train.reward import ToolScaleReward
+from toolscale.train.samples import TRAJECTORIES_FILE, TrajectoryLog
 from toolscale.train.tiny import action_texts, rendered_prompts, tiny_model, tiny_tokenizer
 
 # environment_factory is marked experimental in TRL; it is the integration point DESIGN.md chooses.
@@ -110,7 +111,8 @@ def _model_and_tokenizer(
         return config.model.name_or_path, None
     tasks = [task_from_row(row) for row in itertools.islice(rows, config.data.limit or VOCABULARY_TASKS)]
     actions = action_texts(tasks)
-    tokenizer = tiny_tokenizer(rendered_prompts(tasks, environments), actions, config.model.tiny.vocab_size)
+    prompts = rendered_prompts(tasks, environments, solo=config.user.mode == "solo")
+    tokenizer = tiny_tokenizer(prompts, actions, config.model.tiny.vocab_size)
     path = config.output_dir / TINY_INITIAL
     tiny_model(tokenizer, actions, config.model.tiny).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -150,6 +152,15 @@ def build_trainer(config: TrainConfig, specs: Mapping[str, DomainSpec] | None = 
     if trainer.accelerator.num_processes > 1:
         reward.gather = gather_object
         reward.process_index = trainer.accelerator.process_index
+    if trainer.accelerator.is_main_process:
+        reward.on_scored = TrajectoryLog(
+            config.output_dir / TRAJECTORIES_FILE,
+            config.trajectories,
+            config.grpo.group_size,
+            config.data.split,
+            solo=config.user.mode == "solo",
+            step=lambda: trainer.state.global_step + 1,  # rollouts are generated for the step about to be taken
+        )
     return trainer
 
 
