@@ -6,11 +6,11 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from toolscale.domain.loader import domain_dir, load_domain
 
 from tests.train_tasks import bank_tasks
 from toolscale.data.card import card_configs
 from toolscale.data.export import domain_shards, write_files
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import populate
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig

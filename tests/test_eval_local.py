@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolscale.domain.loader import load_domain
-
 from tests.train_tasks import bank_tasks
+from toolscale.domain.loader import load_domain
 from toolscale.eval.config import EvalConfig
 from toolscale.eval.runner import evaluate
 from toolscale.train.config import ExpertsConfig, TinyModelConfig, UserConfig

@@ -56,9 +56,9 @@ def units(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 def test_export_drops_a_flagged_task_as_reviewer_flagged_and_takes_the_next(units: tuple[Path, list[str]]) -> None:
     database, paths = units
     kept = [task for task in read_parquet_tasks(Path(paths[0])) if task.verification.verdict == "kept"]
-    before = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100)
+    before = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100, 1.0)
     flagged = kept[1].id
-    after = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100, {flagged: "two asks in one"})
+    after = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100, 1.0, {flagged: "two asks in one"})
     ids = [task.id for task in read_parquet_tasks(after.files["data/bank/train-00000-of-00001.parquet"])]
     assert ids == [task.id for task in kept[:6] if task.id != flagged]
     rejected = {task.id: task for task in read_parquet_tasks(after.files["rejected/bank-00000-of-00001.parquet"])}
@@ -66,7 +66,7 @@ def test_export_drops_a_flagged_task_as_reviewer_flagged_and_takes_the_next(unit
     assert (reason.check, reason.detail) == ("reviewer_flagged", "flagged by a reviewer: two asks in one")
     assert after.stats["funnel"]["reviewer_flagged"] == 1
     assert after.stats["funnel"]["kept"] == before.stats["funnel"]["kept"] == 5
-    again = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100, {flagged: "two asks in one"})
+    again = export_stage("bank", str(database), "d", paths, 5, SPLITS, 100, 1.0, {flagged: "two asks in one"})
     assert again.files == after.files  # deterministic: same labels, same bytes
 
 

@@ -30,8 +30,9 @@ from toolscale.review.specs import parsed_spec
 from toolscale.review.trajectories import TrajectoryError, divergence, read_rollouts
 from toolscale.tasks.record import ReasonRecord
 
-DOMAIN = "travel"  # seed 0: candidate 52 is rejected (no_state_change)
-CONFIG = {"name": "review-data", "seed": 0, "domains": [DOMAIN], "tasks": 55, "unit_candidates": 60}
+DOMAIN = "weather"  # seed 6: the first 30 kept tasks come with rejected candidates among them
+KEPT = 30
+CONFIG = {"name": "review-data", "seed": 6, "domains": [{"name": DOMAIN, "size": 150}], "tasks": KEPT, "unit_candidates": 60}
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +105,10 @@ def test_site_is_chunked_deterministic_and_carries_rollouts(output: Path, tmp_pa
     first = build_site(output, tmp_path / "a", [tmp_path / "runs"], workers=1)
     second = build_site(output, tmp_path / "b", [trajectories], workers=1)
     files = sorted(str(path.relative_to(first.site)) for path in first.site.rglob("*") if path.is_file())
-    assert ".build/travel.json" in files
+    assert f".build/{DOMAIN}.json" in files
     assert files == sorted(str(path.relative_to(second.site)) for path in second.site.rglob("*") if path.is_file())
     assert all((first.site / name).read_bytes() == (second.site / name).read_bytes() for name in files)
-    assert (first.kept, first.rejected, first.rollouts) == (55, len(tasks) - 55, 6)
+    assert (first.kept, first.rejected, first.rollouts) == (KEPT, len(tasks) - KEPT, 6)
     unchanged = build_site(output, first.site, [trajectories], workers=1)
     assert unchanged.rebuilt == 0
     assert all((first.site / name).read_bytes() == (second.site / name).read_bytes() for name in files)
@@ -142,8 +143,8 @@ def test_apply_records_labels_once_and_refuses_unknown_tasks(output: Path, tmp_p
         assert apply_labels(labels, output).added == 1
         again = apply_labels(labels, output)
         assert (again.added, again.already, again.counts["approved"]) == (0, 1, 1)
-        labels.write_text('{"task_id": "travel-9-nope", "verdict": "flagged"}\n', encoding="utf-8")
-        with pytest.raises(LabelError, match=r"labels.jsonl:1: task_id: 'travel-9-nope' is not a task of"):
+        labels.write_text(f'{{"task_id": "{DOMAIN}-9-nope", "verdict": "flagged"}}\n', encoding="utf-8")
+        with pytest.raises(LabelError, match=rf"labels.jsonl:1: task_id: '{DOMAIN}-9-nope' is not a task of"):
             apply_labels(labels, output)
         assert len(read_labels(output / LABELS_FILE)) == 1
     finally:
@@ -186,7 +187,7 @@ def test_cli_review_show_and_apply(output: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     built = runner.invoke(app, ["review", str(output), "--out", str(tmp_path / "site"), "--workers", "1"])
     assert built.exit_code == 0, built.output
-    assert "55 kept tasks" in built.output
+    assert f"{KEPT} kept tasks" in built.output
     assert (tmp_path / "site" / "index.html").is_file()
     rejected = next(task for task, split in domain_tasks(output, DOMAIN) if split is None)
     shown = runner.invoke(app, ["show", rejected.id, "--output", str(output)])

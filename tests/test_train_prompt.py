@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from toolscale.domain.loader import domain_dir, load_domain
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.pipeline.config import load_run_config
 from toolscale.populate.stage import default_size, populate
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar

@@ -19,9 +19,12 @@ CHECK_ORDER: tuple[tuple[str, ...], ...] = (
     ("invalid_action", "action_failed"),
     ("no_state_change",),
     ("prefix_reaches_goal",),
-    ("ungrounded_argument", "uncommunicable_info", "leaked_id"),
+    ("ungrounded_argument", "uncommunicable_info", "weak_communicate", "leaked_id"),
     ("nondeterministic",),
+    ("redundant_action",),
+    ("ambiguous_target",),
     ("duplicate",),
+    ("near_duplicate",),
     (REVIEWER_FLAGGED,),
 )
 ALL_CHECKS: tuple[str, ...] = tuple(dict.fromkeys([*(check for line in CHECK_ORDER for check in line), *CHECKS]))
@@ -33,14 +36,9 @@ ROLLOUT_KEYS = (
 )
 
 
-def task_kind(task: ToolScaleTask, tool_kinds: Mapping[str, str]) -> str:
-    """What the user wants done: changes to their data, information, or both."""
-    actions = (task.evaluation_criteria.actions if task.evaluation_criteria else None) or []
-    writes = any(tool_kinds.get(action.name) == "write" for action in actions)
-    informs = bool(task.evaluation_criteria and task.evaluation_criteria.communicate_info)
-    if writes and informs:
-        return "change + inform"
-    return "change" if writes else "inform"
+def task_kind(task: ToolScaleTask) -> str:
+    """What the user wants: writes, information, a refusal beside allowed asks, or a conditional write."""
+    return task.kind
 
 
 def preference_label(task: ToolScaleTask) -> str:
@@ -96,7 +94,7 @@ def task_page(
         "verdict": task.verification.verdict,
         "split": split,
         "difficulty": task.difficulty,
-        "kind": task_kind(task, tool_kinds),
+        "kind": task_kind(task),
         "purpose": task.description.purpose if task.description else None,
         "persona": task.user_scenario.persona,
         "scenario": scenario,

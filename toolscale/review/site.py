@@ -198,7 +198,7 @@ def _domain_site(
             chunk = []
         actions = (task.evaluation_criteria.actions if task.evaluation_criteria else None) or []
         kept = task.verification.verdict == "kept"
-        kind = task_kind(task, tool_kinds)
+        kind = task_kind(task)
         if kept:
             sequences[tuple(action.name for action in actions)] += 1
             kinds[kind] += 1

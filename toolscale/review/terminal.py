@@ -48,7 +48,7 @@ def render_task(output: Path, task_id: str) -> str:
     verdict = typer.style(task.verification.verdict.upper(), fg="green" if kept else "red", bold=True)
     lines = [
         f"{typer.style(task.id, bold=True)}  {verdict}  {task.domain} · {split or 'not in the dataset'} · {task.difficulty} · "
-        f"{task_kind(task, kinds)}",
+        f"{task_kind(task)}",
     ]
     for reason in task.verification.reasons:
         where = f" (step {reason.action_index + 1})" if reason.action_index is not None else ""
