@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from toolscale.domain.loader import domain_dir, load_domain
-
 from toolscale.eval.config import EvalConfig
 from toolscale.eval.llama_server import MODEL_ALIAS, LlamaServer, smollm2_model
 from toolscale.eval.runner import evaluate
