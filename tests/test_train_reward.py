@@ -1,4 +1,4 @@
-"""DESIGN.md's Reward on hand-computed groups: mixed outcomes, ties (max = min), all wrong, avoided aliases."""
+"""docs/design.md's Reward on hand-computed groups: mixed outcomes, ties (max = min), all wrong, avoided aliases."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Parquet layout of task records: one explicit pyarrow schema, and lossless conversion both ways.
 
 Everything whose shape depends on the domain (tool arguments, outputs, state diffs, initial state)
-travels as JSON text, so every domain shares one schema (DESIGN.md, decision 4). Alias-keyed maps
+travels as JSON text, so every domain shares one schema (docs/design.md, decision 4). Alias-keyed maps
 become lists of structs, which `datasets` and the Hub's viewer display as columns.
 """
 

@@ -1,4 +1,4 @@
-"""A domain's task grammar, `domains/<name>/tasks.yaml`: what its callers ask for, as data.
+"""A domain's task grammar, `domains/<name>/grammar.yaml`: what its callers ask for, as data.
 
 The grammar names, per table, how callers mention their own rows in their own words ("my savings
 account ending 4821"), and per goal a write tool with a query that proposes arguments for a caller,
@@ -23,7 +23,7 @@ from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
 from toolscale.yamlfile import load_yaml, read_yaml_text
 
-GRAMMAR_FILE = "tasks.yaml"
+GRAMMAR_FILE = "grammar.yaml"
 CALLER_PARAMETER = "caller_id"  # bound in candidate queries to the sampled caller's id
 
 

@@ -1,4 +1,4 @@
-"""Per-task preference vectors, model aliases and pricing (DESIGN.md, Reward).
+"""Per-task preference vectors, model aliases and pricing (docs/design.md, Reward).
 
 Each task gets its own draw: which real models of the catalog (`catalog/models.yaml`) stand behind
 the aliases expert-1..N, what they cost and how slow they are (around their list figures, within a

@@ -1,7 +1,7 @@
 """ToolScale task records: τ²-bench's Task shape plus what synthesis and verification know.
 
 The JSON Schema of `ToolScaleTask` is committed as `schemas/task.schema.json`. In Parquet, tool
-arguments travel as JSON text (DESIGN.md, decision 4); here they are plain JSON objects.
+arguments travel as JSON text (docs/design.md, decision 4); here they are plain JSON objects.
 """
 
 from __future__ import annotations

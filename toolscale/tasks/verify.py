@@ -1,6 +1,6 @@
 """The verifier: a candidate task is kept only if executing its gold actions proves it well-formed.
 
-Each check of DESIGN.md's Verification section has a machine-readable name. A candidate is replayed
+Each check of docs/design.md's Verification section has a machine-readable name. A candidate is replayed
 once on a fresh episode (recording the state hash after every action, so every proper prefix is
 checked without replaying it) and once more to prove the final state is reproducible.
 """

@@ -53,7 +53,7 @@ def _good_at(model: str) -> str:
 
 
 def pricing(task: ToolScaleTask) -> str:
-    """The task's expert menu: the policy must read the prices, not memorize them (DESIGN.md, Reward)."""
+    """The task's expert menu: the policy must read the prices, not memorize them (docs/design.md, Reward)."""
     lines = [
         f"- {alias}: {price.model}, ${price.input_price_per_million:g} per million input tokens, "
         f"${price.output_price_per_million:g} per million output tokens, about {price.seconds_per_call:g} s per call"

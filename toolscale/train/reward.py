@@ -1,4 +1,4 @@
-"""DESIGN.md's Reward, exactly: outcome-gated, group min-max normalized, preference weighted.
+"""docs/design.md's Reward, exactly: outcome-gated, group min-max normalized, preference weighted.
 
 For the G rollouts of one task each rollout has features: calls per expert alias, accuracy (the
 outcome, 0/1), -cost and -latency. Each feature is min-max normalized within the group; a feature

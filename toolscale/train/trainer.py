@@ -30,7 +30,7 @@ from toolscale.train.reward import ToolScaleReward
 from toolscale.train.samples import TRAJECTORIES_FILE, TrajectoryLog
 from toolscale.train.tiny import action_texts, rendered_prompts, tiny_model, tiny_tokenizer
 
-# environment_factory is marked experimental in TRL; it is the integration point DESIGN.md chooses.
+# environment_factory is marked experimental in TRL; it is the integration point docs/design.md chooses (decision 7).
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 TINY_INITIAL = "tiny-initial"  # where the freshly built tiny model and tokenizer are saved
@@ -38,7 +38,7 @@ VOCABULARY_TASKS = 64  # tasks read for the tiny model's vocabulary when data.li
 
 
 class ToolScaleGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer with DESIGN.md's advantage clipping (the group z-score, clipped to ±advantage_clip)."""
+    """GRPOTrainer with docs/design.md's advantage clipping (the group z-score, clipped to ±advantage_clip)."""
 
     def __init__(self, *args: Any, advantage_clip: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
