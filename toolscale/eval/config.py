@@ -6,29 +6,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from toolscale.settings import load_settings
+from toolscale.strict import StrictModel
 from toolscale.train.config import DataConfig, ExpertsConfig, RewardConfig, UserConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GoldPolicy(_Strict):
+class GoldPolicy(StrictModel):
     """Replays the task's gold actions, then tells everything the task asks to be told: must score 100%."""
 
     kind: Literal["gold"]
 
 
-class NullPolicy(_Strict):
+class NullPolicy(StrictModel):
     """Answers at once and calls nothing: must score 0% (every task asks for a write)."""
 
     kind: Literal["do-nothing"]
 
 
-class RandomPolicy(_Strict):
+class RandomPolicy(StrictModel):
     """`calls` tool calls, each a random tool of the domain with random arguments of the right types, then a reply."""
 
     kind: Literal["random"]
@@ -36,13 +33,13 @@ class RandomPolicy(_Strict):
     seed: int = 0
 
 
-class ExpensiveExpertPolicy(_Strict):
+class ExpensiveExpertPolicy(StrictModel):
     """Asks the task's most expensive expert before every step, makes the step it advises, and reports what it read."""
 
     kind: Literal["expensive-expert"]
 
 
-class EndpointPolicy(_Strict):
+class EndpointPolicy(StrictModel):
     """Any OpenAI-compatible server with tool calling (GPT-5, `vllm serve`, llama.cpp's server)."""
 
     kind: Literal["endpoint"]
@@ -60,7 +57,7 @@ class EndpointPolicy(_Strict):
     )
 
 
-class LocalPolicy(_Strict):
+class LocalPolicy(StrictModel):
     """A transformers model or checkpoint (the trainer's `final/`), generating on this machine."""
 
     kind: Literal["transformers"]
@@ -76,7 +73,7 @@ PolicyConfig = Annotated[
 ]
 
 
-class EvalConfig(_Strict):
+class EvalConfig(StrictModel):
     data: DataConfig = Field(description="The tasks: as the trainer reads them, by default the test split.")
     policies: dict[str, PolicyConfig] = Field(min_length=1, description="Policies by the name results carry.")
     trials: int = Field(default=1, ge=1, description="Rollouts per task and policy (k of pass^k; the reward's group).")

@@ -8,18 +8,14 @@ from typing import Annotated, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from toolscale.domain.loader import domain_names
 from toolscale.errors import ToolScaleError
 from toolscale.spec.errors import format_location
+from toolscale.strict import StrictModel
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.yamlfile import load_yaml, read_yaml_text
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # Counts and seeds are whole numbers written as such: `true`, "12" and 1e26 are refused, not coerced,
 # and each has an upper bound, so a config that would fail midway (after a database was written) fails
@@ -31,7 +27,7 @@ Count = Annotated[int, Field(strict=True, ge=1)]
 Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 
 
-class DomainRun(_Strict):
+class DomainRun(StrictModel):
     """One domain of a run; size and tasks fall back to the run's defaults."""
 
     name: str = Field(description="A folder of domains/.")
@@ -49,7 +45,7 @@ class DomainRun(_Strict):
         return name
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     name: str = Field(strict=True, min_length=1, description="The run's name, shown in the dataset card.")
     output_dir: Path = Field(default=Path("output"), description="Where shards, card, stats and the manifest go.")
     seed: int = Field(default=0, strict=True, ge=0, le=MAX_SEED, description="Seeds database population and task synthesis.")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import Field, JsonValue, StringConstraints, model_validator
 
 from toolscale.spec.generators import Generator
+from toolscale.strict import StrictModel
 
 # Lower-case SQL-safe names; a leading underscore is reserved for the engine's own tables.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -24,13 +25,7 @@ JsonScalar = str | int | float | bool
 ExpertStrength = Literal["general", "reasoning", "tool-use", "math", "code"]
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo in a spec must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Column(_Strict):
+class Column(StrictModel):
     name: Identifier
     type: ColumnType
     description: str = ""
@@ -48,7 +43,7 @@ class Column(_Strict):
     generator: Generator | None = Field(default=None, description="How `toolscale populate` fills this column.")
 
 
-class Check(_Strict):
+class Check(StrictModel):
     """A table-level CHECK constraint; a write that breaks it fails with `message`."""
 
     name: Identifier
@@ -56,7 +51,7 @@ class Check(_Strict):
     message: str = Field(min_length=1)
 
 
-class Table(_Strict):
+class Table(StrictModel):
     name: Identifier
     description: str = ""
     columns: list[Column] = Field(min_length=1)
@@ -97,14 +92,14 @@ class Table(_Strict):
         return next((column for column in self.columns if column.name == name), None)
 
 
-class Caller(_Strict):
+class Caller(StrictModel):
     """Who talks to the agent: a row of `table`, who knows the `known` columns about themselves."""
 
     table: Identifier
     known: list[Identifier] = Field(min_length=1)
 
 
-class Parameter(_Strict):
+class Parameter(StrictModel):
     """One tool parameter, in the JSON Schema subset the OpenAI function-calling format uses."""
 
     type: ParameterType
@@ -127,13 +122,13 @@ class Parameter(_Strict):
         return self
 
 
-class Parameters(_Strict):
+class Parameters(StrictModel):
     type: Literal["object"] = "object"
     properties: dict[Identifier, Parameter] = {}
     required: list[Identifier] = []
 
 
-class Precondition(_Strict):
+class Precondition(StrictModel):
     """A rule checked before a tool's effects: exactly one of `query` or `fail_if`.
 
     `query` must return at least one row, else the call fails with `error`. `fail_if` fails the
@@ -156,7 +151,7 @@ class Precondition(_Strict):
         return self
 
 
-class GeneratedId(_Strict):
+class GeneratedId(StrictModel):
     """A deterministic id for a row a tool inserts: `pattern` formatted with `seq`.
 
     `seq` is one more than the table's largest rowid, so it depends only on the database state.
@@ -169,7 +164,7 @@ class GeneratedId(_Strict):
 ResultShape = Literal["row", "rows", "value", "values", "map", "value_map"]
 
 
-class Result(_Strict):
+class Result(StrictModel):
     """The query whose rows are returned to the agent as JSON, optionally assembled into nested JSON.
 
     Nested values are assembled from typed rows in the engine (not with SQL's JSON functions, which
@@ -201,7 +196,7 @@ class Result(_Strict):
     omit_null: bool = Field(default=False, description="Leave out the keys of an object whose value is null.")
 
 
-class Tool(_Strict):
+class Tool(StrictModel):
     name: Identifier
     description: str = Field(min_length=1)
     kind: Literal["read", "write"]
@@ -217,7 +212,7 @@ class Tool(_Strict):
     result: Result | None = None
 
 
-class Invariant(_Strict):
+class Invariant(StrictModel):
     """A rule of the domain its populated data must keep, as a query for the rows that break it."""
 
     name: Identifier
@@ -229,7 +224,7 @@ class Invariant(_Strict):
     )
 
 
-class DomainSpec(_Strict):
+class DomainSpec(StrictModel):
     spec_version: Literal[1] = 1
     name: Identifier
     description: str = Field(min_length=1)

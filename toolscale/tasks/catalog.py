@@ -12,11 +12,12 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from toolscale.resources import data_dir
 from toolscale.spec.errors import format_location
 from toolscale.spec.models import ExpertStrength
+from toolscale.strict import StrictModel
 
 CATALOG_FILE = data_dir("catalog") / "models.yaml"
 
@@ -25,11 +26,7 @@ class CatalogError(ValueError):
     """A catalog file that cannot be used; the message names the file, the field and the reason."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CatalogModel(_Strict):
+class CatalogModel(StrictModel):
     name: str = Field(min_length=1, description="The model's name as tasks show it, e.g. gpt-5-mini.")
     family: str = Field(min_length=1, description="Siblings share a family; drawn prices keep their list order.")
     provider: str = Field(min_length=1)
@@ -39,7 +36,7 @@ class CatalogModel(_Strict):
     strengths: list[ExpertStrength] = Field(min_length=1)
 
 
-class Catalog(_Strict):
+class Catalog(StrictModel):
     models: list[CatalogModel] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -15,20 +15,17 @@ from typing import Annotated, Any
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from toolscale.domain.checks import CLOCK_PARAMETERS, query_problems
 from toolscale.populate.fakes import FakerError, faker_sample
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
+from toolscale.strict import StrictModel
 from toolscale.yamlfile import load_yaml, read_yaml_text
 
 GRAMMAR_FILE = "grammar.yaml"
 CALLER_PARAMETER = "caller_id"  # bound in candidate queries to the sampled caller's id
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # One phrasing, or several that say the same thing: synthesis draws one per task.
@@ -39,7 +36,7 @@ def phrasings(value: Phrasings) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-class FakerPool(_Strict):
+class FakerPool(StrictModel):
     """Values from a Faker provider: a pool drawn once (seeded), each task picks one of it."""
 
     faker: str = Field(description="The provider, e.g. company, numerify.")
@@ -48,7 +45,7 @@ class FakerPool(_Strict):
     locale: str = "en_US"
 
 
-class RangePool(_Strict):
+class RangePool(StrictModel):
     """A number from low to high (both included) in steps of `step`, e.g. amounts in whole dollars."""
 
     between: tuple[float, float]
@@ -58,7 +55,7 @@ class RangePool(_Strict):
 ValuePool = Annotated[list[JsonScalar], Field(min_length=1)] | FakerPool | RangePool
 
 
-class Lookup(_Strict):
+class Lookup(StrictModel):
     """A read the agent must make before the write: to check something, or to decide a value."""
 
     tool: Identifier
@@ -73,7 +70,7 @@ class Lookup(_Strict):
     )
 
 
-class Goal(_Strict):
+class Goal(StrictModel):
     """One thing a caller may want done: a write tool and how to find arguments it accepts."""
 
     tool: Identifier
@@ -112,7 +109,7 @@ class Goal(_Strict):
         return phrasings(self.ask)
 
 
-class Refusal(_Strict):
+class Refusal(StrictModel):
     """An ask the caller makes that a tool's rules forbid: the agent must decline it and do the rest.
 
     Synthesis proposes rows with `candidates` and keeps one only if the tool really refuses it, both
@@ -130,7 +127,7 @@ class Refusal(_Strict):
         return phrasings(self.ask)
 
 
-class TaskGrammar(_Strict):
+class TaskGrammar(StrictModel):
     mentions: dict[Identifier, Phrasings] = Field(
         default={},
         description="Per table, how a caller names one of its rows, e.g. '{kind} account ending {number_last4}' "

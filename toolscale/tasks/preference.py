@@ -13,18 +13,15 @@ import random
 from collections.abc import Sequence
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from toolscale.strict import StrictModel
 from toolscale.tasks.catalog import CATALOG_FILE, CatalogModel, load_catalog
 
 Range = Annotated[tuple[float, float], Field(description="[low, high], drawn uniformly")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PricingConfig(_Strict):
+class PricingConfig(StrictModel):
     models: list[str] | None = Field(
         default=None,
         min_length=1,
@@ -55,7 +52,7 @@ class PricingConfig(_Strict):
         return self
 
 
-class PreferenceConfig(_Strict):
+class PreferenceConfig(StrictModel):
     zero_probability: float = Field(default=0.3, ge=0, le=1, description="Chance that a cost, latency or alias weight is 0.")
     avoid_probability: float = Field(
         default=0.15, ge=0, le=1, description="Chance that an alias weight is negative: the user wants that model avoided."
@@ -63,19 +60,19 @@ class PreferenceConfig(_Strict):
     stated_probability: float = Field(default=0.5, ge=0, le=1, description="Chance the preference is also said in words.")
 
 
-class ModelPrice(_Strict):
+class ModelPrice(StrictModel):
     model: str
     input_price_per_million: float
     output_price_per_million: float
     seconds_per_call: float
 
 
-class Pricing(_Strict):
+class Pricing(StrictModel):
     experts: dict[str, ModelPrice]  # alias -> the model behind it for this task
     tool_seconds_per_call: float
 
 
-class Preference(_Strict):
+class Preference(StrictModel):
     """Weights over the reward's features; their absolute values sum to 1. Accuracy is always positive.
 
     An alias weight is positive when the user favours that model, negative when they want it avoided
@@ -244,7 +241,7 @@ def statement_contradictions(statement: str | None, pricing: Pricing) -> list[st
     return found
 
 
-class SynthesisConfig(_Strict):
+class SynthesisConfig(StrictModel):
     """What a run of task synthesis draws from (the pipeline's run config embeds it)."""
 
     writes: dict[Annotated[int, Field(ge=1, le=4)], Annotated[float, Field(ge=0)]] = Field(

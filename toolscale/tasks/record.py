@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from toolscale.engine.environment import StateDiff
+from toolscale.strict import StrictModel
 from toolscale.tasks.preference import Preference, Pricing
 from toolscale.tasks.synthesize import SynthesizedTask, TaskKind
 from toolscale.tasks.upstream import (
@@ -30,11 +31,7 @@ ReviewerFlagged = Literal["reviewer_flagged"]
 REVIEWER_FLAGGED: ReviewerFlagged = "reviewer_flagged"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatabaseRef(_Strict):
+class DatabaseRef(StrictModel):
     """The populated database a task runs on: rebuild it with `toolscale populate` from these."""
 
     size: int
@@ -42,7 +39,7 @@ class DatabaseRef(_Strict):
     state_hash: str
 
 
-class Provenance(_Strict):
+class Provenance(StrictModel):
     seed: int
     index: int
     backend: Literal["template"]
@@ -50,13 +47,13 @@ class Provenance(_Strict):
     spec_fingerprint: str
 
 
-class ReasonRecord(_Strict):
+class ReasonRecord(StrictModel):
     check: CheckName | ReviewerFlagged
     detail: str
     action_index: int | None = None
 
 
-class TraceRecord(_Strict):
+class TraceRecord(StrictModel):
     name: str
     arguments: dict[str, Any]
     ok: bool
@@ -65,7 +62,7 @@ class TraceRecord(_Strict):
     state_hash: str
 
 
-class Verification(_Strict):
+class Verification(StrictModel):
     verdict: Literal["kept", "rejected"]
     reasons: list[ReasonRecord]
     expected_final_hash: str  # the state the gold actions reach, exactly (ids as they generated them)

@@ -11,16 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from toolscale.settings import load_settings
+from toolscale.strict import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TinyModelConfig(_Strict):
+class TinyModelConfig(StrictModel):
     """A randomly initialized model whose tokenizer is trained on the tasks' text (CPU smoke runs, tests)."""
 
     hidden_size: int = Field(default=64, ge=8)
@@ -41,7 +38,7 @@ class TinyModelConfig(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     name_or_path: str = Field(
         default="tiny",
         description="'tiny' builds TinyModelConfig's model on the fly; anything else is a Hub id or local path for "
@@ -53,7 +50,7 @@ class ModelConfig(_Strict):
     )
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     source: str = Field(
         description="Where the tasks are: a pipeline output directory (Parquet shards and card), a Hub dataset repo id "
         "('org/name'), or a kept.jsonl file of task records from `toolscale synth`."
@@ -64,7 +61,7 @@ class DataConfig(_Strict):
     limit: int | None = Field(default=None, ge=1, description="Use only the first N tasks (smoke runs, tests).")
 
 
-class GRPOSettings(_Strict):
+class GRPOSettings(StrictModel):
     group_size: int = Field(default=8, ge=2, description="Rollouts per task (G); the reward is normalized within them.")
     per_device_batch: int = Field(
         default=8, ge=1, description="Rollouts per device and optimizer micro-step; groups may span devices."
@@ -90,7 +87,7 @@ class GRPOSettings(_Strict):
     )
 
 
-class RewardConfig(_Strict):
+class RewardConfig(StrictModel):
     orchestrator_price_per_million: float = Field(
         default=0.2, ge=0, description="Price of the orchestrator's own tokens, added to each rollout's cost."
     )
@@ -101,7 +98,7 @@ class RewardConfig(_Strict):
     )
 
 
-class ExpertModel(_Strict):
+class ExpertModel(StrictModel):
     """One concrete model an alias may stand for: simulated offline, or served behind an OpenAI-compatible endpoint."""
 
     quality: float = Field(default=0.7, ge=0, le=1, description="Simulated: the chance its advice is right.")
@@ -114,7 +111,7 @@ class ExpertModel(_Strict):
     max_tokens: int = Field(default=512, ge=1, description="Endpoint: answer length limit.")
 
 
-class ExpertsConfig(_Strict):
+class ExpertsConfig(StrictModel):
     models: dict[str, ExpertModel] = Field(
         default={
             # Every model of catalog/models.yaml: the stronger a model, the likelier its advice is right.
@@ -144,7 +141,7 @@ class ExpertsConfig(_Strict):
     seed: int = Field(default=0, description="Seeds the simulated experts' deterministic draws.")
 
 
-class UserConfig(_Strict):
+class UserConfig(StrictModel):
     mode: Literal["solo", "llm"] = Field(
         default="solo",
         description="'solo' (τ²'s solo mode): the prompt holds the whole request. 'llm': an `ask_user` tool answers "
@@ -161,14 +158,14 @@ class UserConfig(_Strict):
         return self
 
 
-class TrajectorySampling(_Strict):
+class TrajectorySampling(StrictModel):
     """Rollouts the trainer logs to output_dir/trajectories.jsonl, in `toolscale eval`'s trajectory format."""
 
     every_steps: int = Field(default=10, ge=0, description="Log rollouts of every Nth step (and the first); 0: none.")
     groups: int = Field(default=1, ge=1, description="Task groups logged per such step (each group_size rollouts).")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     data: DataConfig
     output_dir: Path = Field(description="Checkpoints, metrics.jsonl and metrics.png go here.")
     model: ModelConfig = ModelConfig()
