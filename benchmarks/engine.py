@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from toolscale.domain.loader import load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import load_domain
 
 CLIENTS = 800  # about 10.5k rows over the bank's five tables
 TAU2_SECONDS_PER_TASK = 0.7

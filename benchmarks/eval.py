@@ -11,11 +11,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.eval.config import EvalConfig
 from toolscale.eval.llama_server import MODEL_ALIAS, LlamaServer, smollm2_model
 from toolscale.eval.runner import evaluate
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
+from toolscale.domain.loader import domain_names, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import default_size, populate
-from toolscale.spec.loader import domain_names, load_domain
 
 TARGET_ROWS = 100_000
 TARGET_SECONDS = 10.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import default_size, populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain

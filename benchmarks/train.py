@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from toolscale.domain.loader import load_domain, load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.examples import example_database
-from toolscale.spec.loader import load_domain, load_spec
 from toolscale.spec.models import DomainSpec
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")

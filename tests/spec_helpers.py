@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import load_spec
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_spec
 
 
 def write_spec(tmp_path: Path, spec: dict[str, Any], folder: str | None = None) -> Path:

@@ -11,9 +11,9 @@ from functools import cache
 import pytest
 
 from tests.probing import Prober, matches_template, read_probes
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 
 DOMAINS = ["bank", "basketball", "ecommerce", "medicine", "movie", "railway", "restaurant", "school", "travel", "weather"]
 # Small enough to be fast, large enough that rare statuses occur.

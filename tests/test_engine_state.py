@@ -18,8 +18,8 @@ from .conftest import TINY_ROWS
 def _fixture_rows(bank_spec: DomainSpec) -> dict[str, list[dict[str, Any]]]:
     import yaml
 
+    from toolscale.domain.loader import domain_dir
     from toolscale.examples import FIXTURE_FILE
-    from toolscale.spec.loader import domain_dir
 
     rows: dict[str, list[dict[str, Any]]] = yaml.safe_load((domain_dir("bank") / FIXTURE_FILE).read_text())
     return rows

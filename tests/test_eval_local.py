@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.train_tasks import bank_tasks
+from toolscale.domain.loader import load_domain
 from toolscale.eval.config import EvalConfig
 from toolscale.eval.runner import evaluate
-from toolscale.spec.loader import load_domain
 from toolscale.train.config import ExpertsConfig, TinyModelConfig, UserConfig
 from toolscale.train.environment import environment_classes
 from toolscale.train.experts import ExpertRouter

@@ -41,7 +41,7 @@ def test_export_takes_the_first_kept_tasks_and_counts_the_funnel_up_to_the_last(
     database, paths = units
     candidates = [task for path in paths for task in read_parquet_tasks(path)]
     kept = [task for task in candidates if task.verification.verdict == "kept"]
-    result = export_stage("bank", str(database), "d", [str(path) for path in paths], 5, SPLITS, 100)
+    result = export_stage("bank", str(database), "d", [str(path) for path in paths], 5, SPLITS, 100, 1.0)
     assert result.missing == 0
     assert sum(result.counts.values()) == 5
     assert result.stats["funnel"]["kept"] == 5
@@ -51,7 +51,7 @@ def test_export_takes_the_first_kept_tasks_and_counts_the_funnel_up_to_the_last(
 
 def test_export_reports_what_is_missing_and_exports_nothing(units: tuple[Path, list[Path]]) -> None:
     database, paths = units
-    result = export_stage("bank", str(database), "d", [str(paths[0])], 100, SPLITS, 100)
+    result = export_stage("bank", str(database), "d", [str(paths[0])], 100, SPLITS, 100, 1.0)
     assert result.files == {}
     kept = sum(task.verification.verdict == "kept" for task in read_parquet_tasks(paths[0]))
     assert result.missing == 100 - kept
@@ -60,10 +60,12 @@ def test_export_reports_what_is_missing_and_exports_nothing(units: tuple[Path, l
 def test_writes_kept_in_an_earlier_unit_are_rejected_as_duplicates_naming_the_task(units: tuple[Path, list[Path]]) -> None:
     database, paths = units
     once = [task for task in read_parquet_tasks(paths[0]) if task.verification.verdict == "kept"]
-    result = export_stage("bank", str(database), "d", [str(paths[0]), str(paths[0])], len(once) + 1, SPLITS, 100)
+    result = export_stage("bank", str(database), "d", [str(paths[0]), str(paths[0])], len(once) + 1, SPLITS, 100, 1.0)
     assert result.missing == 1  # the second copy adds nothing new
-    files = export_stage("bank", str(database), "d", [str(paths[0]), str(paths[0]), str(paths[1])], len(once) + 1, SPLITS, 100)
+    files = export_stage(
+        "bank", str(database), "d", [str(paths[0]), str(paths[0]), str(paths[1])], len(once) + 1, SPLITS, 100, 1.0
+    )
     rejected = [task for name, data in files.files.items() if name.startswith("rejected/") for task in read_parquet_tasks(data)]
     duplicates = [task for task in rejected if task.verification.reasons[0].check == "duplicate"]
     assert len(duplicates) >= len(once)
-    assert duplicates[0].verification.reasons[0].detail == f"the same writes as task {once[0].id}, kept from an earlier unit"
+    assert duplicates[0].verification.reasons[0].detail == f"the same writes as task {once[0].id}, verified in an earlier unit"

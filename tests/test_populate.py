@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from tests.spec_helpers import assert_rejected
 from toolscale.cli import app
+from toolscale.domain.loader import domain_dir, domain_names, load_domain, load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import default_size, populate, table_rows
 from toolscale.populate.values import PopulateError
 from toolscale.spec.errors import SpecError
 from toolscale.spec.generators import ReferenceGenerator
-from toolscale.spec.loader import domain_dir, domain_names, load_domain, load_spec
-from toolscale.spec.population import is_populated
+from toolscale.spec.models import DomainSpec, is_populated
 
 POPULATED = [name for name in domain_names() if is_populated(load_domain(name))]
 SIZE = 60
@@ -211,6 +211,37 @@ def test_a_broken_consistency_rule_is_a_populate_error_naming_the_check(tmp_path
     path = _write_spec(tmp_path, lambda d: d["tables"][1].update(derive=["UPDATE accounts SET balance = -overdraft_limit - 1"]))
     with pytest.raises(PopulateError, match=r"accounts\.derive\[0\].*balance_within_overdraft.*Insufficient funds"):
         populate(load_spec(path), 10, seed=0)
+
+
+def _breaking_rows(spec: DomainSpec, database: DomainDatabase) -> dict[str, list[tuple[Any, ...]]]:
+    connection = sqlite3.connect(":memory:")
+    connection.deserialize(database.image)
+    clock = {"now": spec.clock.isoformat(), "today": spec.clock.date().isoformat()}
+    try:
+        return {invariant.name: connection.execute(invariant.query, clock).fetchall() for invariant in spec.invariants}
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("domain", POPULATED)
+def test_populated_data_keeps_the_domains_invariants_at_several_sizes(domain: str) -> None:
+    spec = load_domain(domain)
+    assert spec.invariants, f"{domain} declares no invariants"
+    for size, seed in [(25, 4), (SIZE, 3), (default_size(spec), 0)]:
+        broken = {name: rows for name, rows in _breaking_rows(spec, populate(spec, size, seed)).items() if rows}
+        assert not broken, f"{domain} at size {size}, seed {seed}: {broken}"
+
+
+def test_a_broken_invariant_is_a_populate_error_naming_the_rule_and_a_row(tmp_path: Path) -> None:
+    rule = {
+        "name": "savings_only",
+        "description": "Every account is a savings account.",
+        "query": "SELECT account_id, kind FROM accounts WHERE kind <> 'savings'",
+    }
+    path = _write_spec(tmp_path, lambda d: d.update(invariants=[rule]))
+    expected = r"invariants\[0\] \(savings_only\).*Every account is a savings account.*'kind': 'checking'"
+    with pytest.raises(PopulateError, match=expected):
+        populate(load_spec(path), 200, seed=0)
 
 
 def test_cli_writes_the_same_bytes_twice(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.functions import evaluate
-from toolscale.spec.loader import load_spec
 from toolscale.spec.models import DomainSpec
 
 from .spec_helpers import assert_rejected, write_spec

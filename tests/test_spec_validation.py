@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from toolscale.cli import app
+from toolscale.domain.loader import SPEC_FILE, domain_dir, domain_names, load_spec
 from toolscale.schemas import SCHEMAS_DIR, schema_texts
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import domain_names, load_spec
 
 from .conftest import TINY_SPEC
 from .spec_helpers import assert_rejected, write_spec
@@ -66,6 +68,11 @@ def _drop(path: str) -> Callable[[Spec], None]:
 
 
 SELECT_ORDER = "SELECT 1 FROM orders WHERE order_id = :order_id"
+
+
+def _invariant(query: str) -> dict[str, str]:
+    return {"name": "no_negative_totals", "description": "An order's total is never negative.", "query": query}
+
 
 # (case id, mutation, expected location, expected reason fragment)
 MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
@@ -246,6 +253,37 @@ MALFORMED: list[tuple[str, Callable[[Spec], None], str, str]] = [
         "must use {seq}",
     ),
     ("missing-result", _drop("tools.0.result"), "tools[0].result", "needs a result query"),
+    (
+        "invariant-unknown-column",
+        _set("invariants", [_invariant("SELECT order_id FROM orders WHERE colour = 'red'")]),
+        "invariants[0].query",
+        "no such column: colour",
+    ),
+    (
+        "invariant-that-writes",
+        _set("invariants", [_invariant("DELETE FROM lines WHERE amount < 0")]),
+        "invariants[0].query",
+        "must only read, but it writes ['lines']",
+    ),
+    (
+        "invariant-unknown-parameter",
+        _set("invariants", [_invariant("SELECT order_id FROM orders WHERE total > :cap")]),
+        "invariants[0].query",
+        "uses parameter :cap, which is not declared",
+    ),
+    (
+        "invariant-duplicate-name",
+        _set("invariants", [_invariant("SELECT 1 FROM orders WHERE total < 0")] * 2),
+        "invariants",
+        "invariant 'no_negative_totals' is declared more than once",
+    ),
+    (
+        "invariant-without-query",
+        _set("invariants", [{"name": "empty", "description": "x"}]),
+        "invariants[0].query",
+        "Field required",
+    ),
+    ("unknown-expert-strength", _set("expert_strengths", ["cooking"]), "expert_strengths[0]", "Input should be 'general'"),
     ("folder-name-mismatch", _set("name", "small"), "name", "differs from its folder name 'tiny'"),
 ]
 
@@ -312,3 +350,9 @@ def test_json_schema_accepts_the_shipped_specs() -> None:
     for name in domain_names():
         document = json.loads(json.dumps(yaml.safe_load((Path("domains") / name / "domain.yaml").read_text()), default=str))
         assert validator.is_valid(document), name
+
+
+def test_cli_validate_accepts_domain_folders() -> None:
+    result = CliRunner().invoke(app, ["spec", "validate", str(domain_dir("bank")), str(domain_dir("weather") / SPEC_FILE)])
+    assert result.exit_code == 0, result.output
+    assert f"{domain_dir('bank') / SPEC_FILE}: ok" in result.output

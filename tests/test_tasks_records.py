@@ -10,15 +10,15 @@ import jsonschema_rs
 from typer.testing import CliRunner
 
 from toolscale.cli import app
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.schemas import SCHEMAS_DIR
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES, SynthesisResult, synthesize_domain
-from toolscale.tau2.tasks import Tau2Task
+from toolscale.tasks.upstream import Tau2Task
 
 
 @cache
@@ -57,6 +57,7 @@ def test_kept_records_carry_the_final_state_their_actions_reach() -> None:
             for action in record.actions:
                 assert env.call(action.name, action.arguments).ok
             assert env.state_hash() == record.verification.expected_final_hash
+            assert env.outcome_hash() == record.verification.expected_outcome_hash
             assert env.state_diff() == record.verification.expected_diff
 
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import domain_dir, load_domain
-from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
+from toolscale.tasks.ambiguity import grammar_words
+from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.spoken import spoken
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 from toolscale.tasks.verify import Verifier
 
@@ -60,7 +62,19 @@ def test_scenarios_speak_in_the_callers_words() -> None:
             for name, value in action.arguments.items():
                 if name.endswith("_id"):
                     assert str(value) not in text, (name, value, text)
-        assert text.startswith("You are calling bank customer support. You want to ")
+        # Values as people say them: no ISO dates, no snake_case enum values, no "(s)" plurals.
+        assert not re.search(r"\d{4}-\d{2}-\d{2}|\b[a-z]+_[a-z_]+\b|\(s\)", text), text
+
+
+def test_scenarios_vary_their_openings_and_phrasings() -> None:
+    """The same goal is asked for in several ways, and calls open in several ways."""
+    made = tasks(1, 120)
+    openings = {task.scenario.reason_for_call.split(".")[0] for task in made}
+    assert len(openings) >= 8, openings
+    pay = [task for task in made if task.goals == ("pay_payee",)]
+    wordings = {re.sub(r"\d+", "#", task.scenario.reason_for_call.split("pay")[-1]) for task in pay}
+    assert len(wordings) >= 3, wordings
+    assert all(task.scenario.persona for task in made)
 
 
 def test_grammar_errors_name_file_place_and_reason(tmp_path: Path) -> None:
@@ -89,19 +103,19 @@ GRAMMAR_DOMAINS = sorted(path.parent.name for path in domain_dir("bank").parent.
 
 @pytest.mark.parametrize("domain", GRAMMAR_DOMAINS)
 def test_every_grammar_yields_verified_tasks_covering_the_tools(domain: str) -> None:
-    """Per domain: most candidates verify, every write tool and 80% of the read tools are gold actions."""
+    """Per domain: most candidates verify, every write tool and 80% of the read tools are gold actions.
+
+    Most, not 80%: the verifier also rejects what the template grammars still make, values to tell that
+    prove nothing (medicine's coverage "70"), rows named only by columns no read returns, repeated writes."""
     spec = load_domain(domain)
     database = populate(spec, 150, seed=0)
-    made = [
-        task
-        for task in Synthesizer(database, load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec), CONFIG).synthesize(0, range(300))
-        if task
-    ]
-    verifier = Verifier(database)
+    grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec)
+    made = [task for task in Synthesizer(database, grammar, CONFIG).synthesize(0, range(300)) if task]
+    verifier = Verifier(database, grammar_words(grammar))
     verdicts = [verifier.verify(task.candidate) for task in made]
     kept = [task for task, verdict in zip(made, verdicts, strict=True) if verdict.kept]
     rejected = sorted({f"{reason.check}: {reason.detail}" for verdict in verdicts for reason in verdict.reasons})
-    assert len(kept) >= 0.8 * 300, rejected[:10]
+    assert len(kept) >= 0.6 * 300, rejected[:10]
     used = {action.name for task in kept for action in task.actions}
     writes = {tool.name for tool in spec.tools if tool.kind == "write"}
     reads = {tool.name for tool in spec.tools if tool.kind == "read"}
@@ -115,7 +129,8 @@ def test_catalogue_keys_are_public_words_not_leaked_ids() -> None:
     spec = load_domain("weather")
     database = populate(spec, 60, seed=0)
     synth = Synthesizer(database, load_grammar(domain_dir("weather") / GRAMMAR_FILE, spec), CONFIG)
-    task = next(task for task in synth.synthesize(0, range(50)) if task is not None)
+    # A task that writes: an information task stops at no_state_change before the leak check is reached.
+    task = next(task for task in synth.synthesize(0, range(50)) if task is not None and task.kind == "write")
     verifier = Verifier(database)
     candidate = task.candidate
     with_plan = type(candidate)(candidate.actions, candidate.scenario + " You are thinking about the enterprise plan.")
@@ -126,21 +141,122 @@ def test_catalogue_keys_are_public_words_not_leaked_ids() -> None:
 
 
 def test_conditional_steps_follow_the_value_the_agent_reads() -> None:
-    """'If X is then below T, also do Y': Y is a gold action exactly when the reported X is below T."""
+    """'If X is then below T, also do Y': Y is a gold action exactly when the reported X is below T, and T
+    lies close to X on either side (never a line the domain's values cannot reach)."""
     spec = load_domain("bank")
-    always = SynthesisConfig(writes={2: 1.0}, conditional=1.0)
+    always = SynthesisConfig(writes={2: 1.0}, conditional=1.0, information=0, refusal=0)
     synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), always)
     verifier = Verifier(bank())
     taken = untaken = 0
     for task in synth.synthesize(0, range(500)):
-        if task is None or not task.conditional:
+        if task is None or task.kind != "conditional" or not task.communicate_info:
             continue
-        match = re.search(r"is then below (\d+)", task.scenario.reason_for_call)
-        assert match is not None
-        below = float(task.communicate_info[0]) < float(match.group(1))
+        match = re.search(r"(?:below|under|less than) (\d+(?:\.\d+)?)", task.scenario.reason_for_call)
+        assert match is not None, task.scenario.reason_for_call
+        value, threshold = float(task.communicate_info[0]), float(match.group(1))
+        below = value < threshold
         assert below == (len(task.goals) == 2), task.scenario.reason_for_call
-        assert below != task.scenario.reason_for_call.endswith("(otherwise nothing more).")
+        assert abs(threshold - value) <= 0.2 * value + 2, (value, threshold)
         assert verifier.verify(task.candidate).kept
         taken, untaken = taken + below, untaken + (not below)
     assert taken >= 3
     assert untaken >= 3
+
+
+def test_information_tasks_only_read_and_must_be_answered() -> None:
+    """A caller who only wants to know something: no writes, kept by the verifier, and what the agent
+    must tell is nowhere in the scenario (so doing nothing, or guessing from the request, fails)."""
+    informing = SynthesisConfig(information=1.0)
+    spec = load_domain("bank")
+    synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), informing)
+    verifier = Verifier(bank())
+    made = [task for task in synth.synthesize(0, range(40)) if task is not None]
+    assert len(made) >= 30
+    for task in made:
+        assert task.kind == "information"
+        assert not any(bank().tools[action.name].writes for action in task.actions)
+        assert task.communicate_info
+        assert not any(info in task.scenario.text for info in task.communicate_info), task.scenario.text
+        reasons = [reason.check for reason in verifier.verify(task.candidate).reasons]
+        assert reasons in ([], ["duplicate"]), reasons  # the same questions twice are rightly one task
+    # Without values to tell, the same reads teach nothing: the verifier still rejects them.
+    silent = type(made[0].candidate)(made[0].actions, made[0].scenario.text)
+    assert [reason.check for reason in Verifier(bank()).verify(silent).reasons] == ["no_state_change"]
+
+
+def test_refusal_tasks_leave_the_forbidden_write_undone() -> None:
+    """Beside allowed asks, one the tools forbid: the gold does only the allowed ones, the forbidden write
+    still fails on the final state, and an nl_assertion records the refusal."""
+    refusing = SynthesisConfig(information=0, refusal=1.0)
+    spec = load_domain("bank")
+    synth = Synthesizer(bank(), load_grammar(domain_dir("bank") / GRAMMAR_FILE, spec), refusing)
+    verifier = Verifier(bank())
+    made = [task for task in synth.synthesize(0, range(60)) if task is not None and task.kind == "refusal"]
+    kept = [task for task in made if verifier.verify(task.candidate).kept]
+    assert len(made) >= 30
+    assert len(kept) >= 0.8 * len(made)
+    for task in kept:
+        (forbidden,) = task.forbidden
+        assert forbidden not in task.actions
+        (assertion,) = task.nl_assertions
+        assert assertion.startswith("The agent declines")
+        with bank().fork() as env:
+            for action in task.actions:
+                assert env.call(action.name, dict(action.arguments)).ok
+            assert env.call(forbidden.name, dict(forbidden.arguments)).reason in ("precondition", "constraint")
+
+
+def test_values_are_said_as_people_say_them() -> None:
+    assert spoken("2025-08-02") == "August 2, 2025"
+    assert spoken("2025-10-15T09:00:00") == "October 15, 2025 at 9 AM"
+    assert spoken("2025-10-15T21:30:00") == "October 15, 2025 at 9:30 PM"
+    assert spoken("first_class") == "first class"
+    assert spoken(50.0) == "50"
+    assert spoken("ACC-0000001") == "ACC-0000001"
+    assert spoken("2025-13-45") == "2025-13-45"  # shaped like a date, but not one
+    assert fill("{nights:night} for {guests:person|people}", {"nights": "1", "guests": "3"}) == "1 night for 3 people"
+    assert fill("{nights:night}", {"nights": "2"}) == "2 nights"
+
+
+def test_an_argument_said_in_words_is_grounded() -> None:
+    """Weather's alert metrics are enum values: the scenario says 'temperature max', the write passes
+    'temperature_max', and the verifier counts the value as stated by the caller."""
+    spec = load_domain("weather")
+    database = populate(spec, 150, seed=0)
+    synth = Synthesizer(database, load_grammar(domain_dir("weather") / GRAMMAR_FILE, spec), CONFIG)
+    verifier = Verifier(database)
+    checked = 0
+    for task in synth.synthesize(0, range(300)):
+        alerts = [action for action in task.actions if action.name == "create_alert"] if task else []
+        if not alerts or task is None:
+            continue
+        metric = alerts[0].arguments["metric"]
+        assert metric not in task.scenario.text
+        assert spoken(metric) in task.scenario.text
+        checked += verifier.verify(task.candidate).kept
+    assert checked >= 5
+
+
+def test_grammar_phrasings_and_pools_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / GRAMMAR_FILE
+    path.write_text(
+        "goals:\n"
+        "  - tool: freeze_card\n"
+        "    candidates: SELECT card_id FROM cards\n"
+        "    ask: ['freeze your {card_id}', 'freeze it now']\n"
+        "  - tool: add_payee\n"
+        "    candidates: SELECT :caller_id AS client_id\n"
+        "    values: {name: {faker: no_such_provider}, account_number: {between: [9, 1]}}\n"
+        "    ask: 'add {name} with account number {account_number}'\n"
+        "refusals:\n"
+        "  - {tool: get_account, candidates: SELECT 1, ask: x, because: y}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_grammar(path, load_domain("bank"))
+    issues = {(issue.location, issue.reason) for issue in raised.value.issues}
+    assert issues == {
+        ("goals[0].ask[1]", "names [], not the same fields as the first phrasing ['card_id']"),
+        ("goals[1].values.name", "Faker has no provider 'no_such_provider' for locale 'en_US'"),
+        ("goals[1].values.account_number", "'between' must be [low, high] with low <= high"),
+        ("refusals[0].tool", "'get_account' is not a write tool of domain 'bank'"),
+    }

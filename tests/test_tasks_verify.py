@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 import yaml
 
+from toolscale.domain.loader import domain_dir
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
-from toolscale.spec.loader import domain_dir
+from toolscale.tasks.ambiguity import GrammarWords
 from toolscale.tasks.verify import CHECKS, Action, Candidate, Observed, Verifier
 
 MARIA = "CL-000001"
@@ -21,6 +22,18 @@ SCENARIO = (
 )
 AUTHENTICATE = Action("find_client_by_email", {"email": EMAIL})
 LIST_ACCOUNTS = Action("list_accounts", {"client_id": MARIA})
+
+
+def phone(number: str) -> Action:
+    return Action("update_contact_details", {"client_id": MARIA, "phone": number})
+
+
+def payment(account: str, amount: float) -> Action:
+    return Action("pay_payee", {"client_id": MARIA, "account_id": account, "payee_id": "PAY-0000001", "amount": amount})
+
+
+LIST_PAYEES = Action("list_payees", {"client_id": MARIA})
+PAY_FROM_SOME_ACCOUNT = f"You are Maria Okafor ({EMAIL}). You want to pay 50 to your saved payee City Power & Light."
 
 
 def transfer(amount: float = 100, source: str = "ACC-0000001", target: str = "ACC-0000002") -> Action:
@@ -70,6 +83,21 @@ CASES: list[tuple[str, Candidate, Any]] = [
     ("leaked_id", _candidate(scenario=SCENARIO + " The account id is ACC-0000001."), None),
     ("leaked_id", _candidate(scenario=SCENARIO + f" Your customer number is {MARIA}."), None),
     ("uncommunicable_info", _candidate(info=("999.99",)), None),
+    ("weak_communicate", _candidate(info=("checking",)), None),  # the user said it
+    ("weak_communicate", _candidate(info=("75",)), None),  # in an output (1150.75), but too short to prove a read
+    (
+        "redundant_action",  # the first phone number is overwritten: dropping it changes nothing
+        _candidate(
+            (AUTHENTICATE, phone("555-000-1111"), phone("555-000-2222")),
+            f"You are Maria Okafor ({EMAIL}); set your phone to 555-000-1111, then to 555-000-2222.",
+        ),
+        1,
+    ),
+    (
+        "ambiguous_target",  # nothing says which of Maria's two accounts pays, and either can
+        _candidate((AUTHENTICATE, LIST_ACCOUNTS, LIST_PAYEES, payment("ACC-0000001", 50)), PAY_FROM_SOME_ACCOUNT),
+        3,
+    ),
 ]
 
 
@@ -81,6 +109,36 @@ def test_each_check_rejects_its_crafted_candidate(
     assert not verdict.kept
     assert {reason.check for reason in verdict.reasons} == {check}, verdict.reasons
     assert verdict.reasons[0].action_index == action_index
+
+
+def test_a_target_the_words_pin_down_or_only_one_row_fits_is_not_ambiguous(bank_db: DomainDatabase) -> None:
+    pay = (AUTHENTICATE, LIST_ACCOUNTS, LIST_PAYEES, payment("ACC-0000001", 50))
+    said = PAY_FROM_SOME_ACCOUNT.replace("Light.", "Light from your checking account ending 4821.")
+    assert Verifier(bank_db).verify(_candidate(pay, said)).kept
+    # The grammar's mention names the kind, and a read returns it: "checking" tells the rows apart.
+    by_kind = PAY_FROM_SOME_ACCOUNT.replace("Light.", "Light from your checking account.")
+    assert Verifier(bank_db, GrammarWords(mentions={"accounts": frozenset({"kind"})})).verify(_candidate(pay, by_kind)).kept
+    # A lookup of the grammar picks the account (say, the first one listed): the words need not name it.
+    looked_up = GrammarWords(looked_up=frozenset({("pay_payee", "account_id")}))
+    assert Verifier(bank_db, looked_up).verify(_candidate(pay, PAY_FROM_SOME_ACCOUNT)).kept
+    # The source account is not named, but the only rival (the savings account) cannot pay into itself.
+    unnamed_source = SCENARIO.replace("from your checking account ending 4821", "from your account")
+    assert Verifier(bank_db).verify(_candidate(scenario=unnamed_source)).kept
+
+
+def test_independent_writes_in_either_order_reach_one_outcome(bank_db: DomainDatabase) -> None:
+    scenario = (
+        f"You are Maria Okafor ({EMAIL}). Pay 20 and 30 to City Power & Light from your checking account ending 4821 "
+        "and your savings account ending 9034."
+    )
+    reads = (AUTHENTICATE, LIST_ACCOUNTS, LIST_PAYEES)
+    one, other = payment("ACC-0000001", 20), payment("ACC-0000002", 30)
+    first = Verifier(bank_db).verify(_candidate((*reads, one, other), scenario))
+    second = Verifier(bank_db).verify(_candidate((*reads, other, one), scenario))
+    assert first.kept, first.reasons
+    assert second.kept, second.reasons
+    assert first.final_hash != second.final_hash  # the two new transactions swapped their ids
+    assert first.outcome_hash == second.outcome_hash != bank_db.state_hash
 
 
 def test_duplicates_are_rejected_after_the_first(bank_db: DomainDatabase) -> None:
@@ -116,7 +174,7 @@ def test_a_replay_that_ends_elsewhere_is_nondeterministic(bank_db: DomainDatabas
 
 
 def test_every_check_has_a_crafted_case() -> None:
-    covered = {case[0] for case in CASES} | {"duplicate", "nondeterministic"}
+    covered = {case[0] for case in CASES} | {"duplicate", "nondeterministic", "near_duplicate"}
     assert covered == set(CHECKS)
 
 

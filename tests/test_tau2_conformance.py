@@ -1,6 +1,6 @@
 """The retail port behaves exactly like τ²-bench's retail domain.
 
-gold_replay.jsonl (see ../shared/reference/tau2-retail/SOURCE.md) records, for every task of
+domains/retail/tau2_gold_replay.jsonl (see domains/retail/NOTICE.md) records, for every task of
 upstream's tasks.json, each gold action's ok/output/error and the final database diff when the
 actions run on upstream's own environment. Our replay of the same actions must agree on all of it,
 types included (1 and 1.0 differ), failing actions too.
@@ -8,7 +8,9 @@ types included (1 and 1.0 differ), failing actions too.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,18 +20,17 @@ from typer.testing import CliRunner
 
 from toolscale.cli import app
 from toolscale.tau2 import retail
+from toolscale.tau2.export import read_exportable
 from toolscale.tau2.replay import Replayer
-from toolscale.tau2.tasks import import_tasks, read_task_records, read_tau2_tasks, tau2_tasks_json, write_task_records
+from toolscale.tau2.tasks import import_tasks, read_tau2_tasks, tau2_tasks_json, write_task_records
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "tau2-retail"
-GOLD = REFERENCE / "gold_replay.jsonl"
+GOLD = retail.gold_replay_path()
+TASKS = retail.tasks_path()
 INITIAL_HASH = "b25c9cb211f5efcaee5dd646054a73c4a9f43f4f5acc32c10713cd9f9ac20e9c"
-
-pytestmark = pytest.mark.skipif(not GOLD.exists(), reason=f"reference data not found at {REFERENCE}")
 
 
 def gold_lines() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()] if GOLD.exists() else []
+    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,12 @@ def test_gold_actions_match_upstream(replayer: Replayer, gold: dict[str, Any]) -
                 f"call {expected['action_id']} ({expected['name']}) {key}{line}" for line in differences(call[key], expected[key])
             ]
     problems += [f"final_db_diff{line}" for line in differences(result["final_db_diff"], gold["final_db_diff"])]
+    problems += [f"{key} differs" for key in ("task_id", "initial_db_hash", "final_db_hash") if result[key] != gold[key]]
+    problems += [
+        f"call {a['action_id']} error_type"
+        for a, b in zip(gold["actions"], result["actions"], strict=True)
+        if a["error_type"] != b["error_type"]
+    ]
     assert not problems, f"task {gold['task_id']}:\n" + "\n".join(problems[:20])
 
 
@@ -87,7 +94,7 @@ def test_a_wrong_state_is_reported(replayer: Replayer) -> None:
 
 
 def test_database_round_trips_to_upstream_json() -> None:
-    upstream = retail.load_upstream(REFERENCE / "db.json")
+    upstream = retail.load_upstream()
     with retail.build_database(upstream).fork() as environment:
         exported = retail.export_upstream(environment)
     for order in upstream["orders"].values():
@@ -103,7 +110,7 @@ def test_database_round_trips_to_upstream_json() -> None:
 
 
 def test_optional_order_fields_round_trip() -> None:
-    upstream = retail.load_upstream(REFERENCE / "db.json")
+    upstream = retail.load_upstream()
     order = next(iter(upstream["orders"].values()))
     method = order["payment_history"][0]["payment_method_id"]
     order |= {
@@ -121,7 +128,7 @@ def test_optional_order_fields_round_trip() -> None:
 
 
 def test_converter_names_inconsistent_records() -> None:
-    upstream = retail.load_upstream(REFERENCE / "db.json")
+    upstream = retail.load_upstream()
     user = next(iter(upstream["users"].values()))
     user["orders"].pop()
     with pytest.raises(retail.ConversionError, match=r"orders\[#W\d+\]: not listed in the orders of its user"):
@@ -129,12 +136,12 @@ def test_converter_names_inconsistent_records() -> None:
 
 
 def test_tasks_import_export_round_trip(tmp_path: Path) -> None:
-    tasks = read_tau2_tasks(REFERENCE / "tasks.json")
+    tasks = read_tau2_tasks(TASKS)
     records_path = tmp_path / "records.jsonl"
     write_task_records(import_tasks(tasks, "retail"), records_path)
-    records = read_task_records(records_path)
+    records = read_exportable(records_path)
     assert {record.domain for record in records} == {"retail"}
-    assert tau2_tasks_json(records) == (REFERENCE / "tasks.json").read_text(encoding="utf-8")
+    assert tau2_tasks_json(records) == TASKS.read_text(encoding="utf-8")
 
 
 def test_cli_replay_import_export(tmp_path: Path) -> None:
@@ -146,21 +153,22 @@ def test_cli_replay_import_export(tmp_path: Path) -> None:
     result = runner.invoke(app, ["tau2", "replay", "--domain", "retail", "--calls", str(calls), "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [line["id"] for line in lines] == [g["task_id"] for g in gold]
+    assert [line["task_id"] for line in lines] == [g["task_id"] for g in gold]
     assert [line["final_db_diff"] for line in lines] == [g["final_db_diff"] for g in gold]
-    assert set(lines[0]["actions"][0]) >= {"name", "arguments", "ok", "output", "error"}
+    assert set(lines[0]) == set(gold[0])  # upstream's gold replay fields, no more and no fewer
+    assert set(lines[0]["actions"][0]) == set(gold[0]["actions"][0])
 
     records = tmp_path / "records.jsonl"
-    result = runner.invoke(app, ["tau2", "import", str(REFERENCE / "tasks.json"), "--out", str(records)])
+    result = runner.invoke(app, ["tau2", "import", str(TASKS), "--out", str(records)])
     assert result.exit_code == 0, result.output
     back = tmp_path / "tasks.json"
     result = runner.invoke(app, ["tau2", "export", str(records), "--out", str(back)])
     assert result.exit_code == 0, result.output
-    assert back.read_bytes() == (REFERENCE / "tasks.json").read_bytes()
+    assert back.read_bytes() == TASKS.read_bytes()
 
 
 def test_import_rejects_actions_the_domain_cannot_run(tmp_path: Path) -> None:
-    tasks = json.loads((REFERENCE / "tasks.json").read_text(encoding="utf-8"))[:1]
+    tasks = json.loads(TASKS.read_text(encoding="utf-8"))[:1]
     tasks[0]["evaluation_criteria"]["actions"][0]["name"] = "teleport"
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps(tasks))
@@ -172,7 +180,18 @@ def test_import_rejects_actions_the_domain_cannot_run(tmp_path: Path) -> None:
 def test_replay_accepts_imported_task_records(replayer: Replayer) -> None:
     """`toolscale tau2 import` output replays as is: the gold actions come from evaluation_criteria."""
     gold = gold_lines()[5]
-    task = next(task for task in json.loads((REFERENCE / "tasks.json").read_text()) if task["id"] == gold["task_id"])
+    task = next(task for task in json.loads(TASKS.read_text()) if task["id"] == gold["task_id"])
     from_record = replayer.replay(task | {"domain": "retail"})
     assert from_record["final_db_diff"] == replayer.replay({"id": gold["task_id"], "actions": gold["actions"]})["final_db_diff"]
     assert [call["ok"] for call in from_record["actions"]] == [call["ok"] for call in gold["actions"]]
+
+
+def test_vendored_reference_files_match_their_recorded_checksums() -> None:
+    """The copies in domains/retail/ are the ones NOTICE.md names: an edited copy would make every
+    conformance test above compare against something other than upstream."""
+    notice = (retail.data_path().parent / "NOTICE.md").read_text(encoding="utf-8")
+    checksum_lines = (line.split() for line in notice.splitlines() if re.fullmatch(r"[0-9a-f]{64}  \S+", line))
+    recorded = {name: digest for digest, name in checksum_lines}
+    assert set(recorded) >= {retail.DATA_FILE, retail.TASKS_FILE, retail.GOLD_REPLAY_FILE}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((retail.data_path().parent / name).read_bytes()).hexdigest() == digest, name

@@ -12,7 +12,7 @@ import pytest
 
 from tests.train_tasks import one_write_task
 from toolscale.data.schema import task_to_row
-from toolscale.spec.loader import load_domain
+from toolscale.domain.loader import load_domain
 from toolscale.train.config import ExpertModel, ExpertsConfig, UserConfig
 from toolscale.train.environment import environment_class, episode_of
 from toolscale.train.experts import ExpertRouter

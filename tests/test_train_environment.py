@@ -10,11 +10,17 @@ from transformers.utils import get_json_schema
 
 from tests.train_tasks import one_write_task, task_with_info
 from toolscale.data.schema import task_to_row
-from toolscale.spec.loader import load_domain
+from toolscale.domain.loader import load_domain
 from toolscale.tasks.preference import ModelPrice, Pricing
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import ExpertModel, ExpertsConfig, UserConfig
-from toolscale.train.environment import TaskDatabaseError, ToolScaleEnvironment, environment_class, episode_of
+from toolscale.train.environment import (
+    TaskDatabaseError,
+    ToolScaleEnvironment,
+    environment_class,
+    episode_of,
+    task_database,
+)
 from toolscale.train.experts import ExpertRouter
 from toolscale.train.reward import outcome, rollout
 
@@ -65,7 +71,8 @@ def test_gold_actions_reach_the_expected_state_and_are_recorded() -> None:
     env = started(task)
     outputs = [call(env, action.name, action.arguments) for action in task.actions]
     episode = episode_of(env)
-    assert episode.final_hash == task.verification.expected_final_hash
+    assert episode.environment.state_hash() == task.verification.expected_final_hash
+    assert episode.final_hash == task.verification.expected_outcome_hash
     assert episode.gold_done == len(task.actions)
     assert [record.name for record in episode.calls] == [action.name for action in task.actions]
     assert all(record.ok and record.seconds == task.pricing.tool_seconds_per_call for record in episode.calls)
@@ -73,6 +80,36 @@ def test_gold_actions_reach_the_expected_state_and_are_recorded() -> None:
     assert not outcome(task, episode.final_hash, ["I did it."])  # right state, but the user was not told
     assert outcome(task, episode.final_hash, [f"Done: {'; '.join(info)}"])
     assert any(info[0] in output for output in outputs)
+
+
+def test_independent_writes_in_another_order_reach_the_expected_outcome() -> None:
+    """Two payments, made by the agent in the other order than the gold: their ids swap, the outcome holds."""
+    task = one_write_task()
+    database = task_database(BANK, task)
+    with database.fork() as probe:
+        client, account, payee = probe.query(
+            "SELECT p.client_id, a.account_id, p.payee_id FROM payees p JOIN accounts a ON a.client_id = p.client_id "
+            "WHERE a.status = 'open' AND a.balance > 100 ORDER BY p.payee_id LIMIT 1"
+        )[0]
+    payments = [{"client_id": client, "account_id": account, "payee_id": payee, "amount": amount} for amount in (10, 20)]
+    with database.fork() as gold:
+        for arguments in payments:
+            assert gold.call("pay_payee", arguments).ok
+        expected = task.verification.model_copy(
+            update={"expected_final_hash": gold.state_hash(), "expected_outcome_hash": gold.outcome_hash()}
+        )
+    paying = task.model_copy(
+        update={
+            "verification": expected,
+            "evaluation_criteria": task.evaluation_criteria.model_copy(update={"communicate_info": []}),
+        }
+    )
+    env = started(paying)
+    for arguments in reversed(payments):
+        assert not call(env, "pay_payee", arguments).startswith("Error")
+    episode = episode_of(env)
+    assert episode.environment.state_hash() != expected.expected_final_hash  # the transactions' ids swapped
+    assert outcome(paying, episode.final_hash, [])
 
 
 def test_a_bad_call_is_an_error_observation_and_counts_as_a_tool_error() -> None:

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 from tests.train_tasks import one_write_task
-from toolscale.spec.loader import load_domain
+from toolscale.domain.loader import load_domain
 from toolscale.train.config import DataConfig, GRPOSettings, ModelConfig, RewardConfig, TinyModelConfig, TrainConfig
 from toolscale.train.trainer import train
 

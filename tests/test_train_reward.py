@@ -69,9 +69,12 @@ def test_an_avoided_alias_lowers_the_reward_of_those_who_call_it() -> None:
     assert rewards(group_rewards(group)) == pytest.approx([0.5, 0.0, 0.0])
 
 
-def test_told_ignores_case_and_commas_like_tau2() -> None:
+def test_told_ignores_case_and_commas_like_tau2_and_finds_values_whole() -> None:
     assert told(["2,648.40", "Savings"], ["Your balance is 2648.40.", "your savings account"])
-    assert not told(["2648.40"], ["Your balance is 2648.4"])
+    assert told(["2648.40"], ["Your balance is $2,648.4"])  # a number is found by its value
+    assert not told(["70"], ["Your card expires in 1970.", "Transaction TXN-0070 is posted."])  # not inside another token
+    assert not told(["gold"], ["You are a golden member."])
+    assert not told(["2648.40"], ["Your balance is 2648.41"])
     assert told([], [])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask

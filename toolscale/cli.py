@@ -1,21 +1,99 @@
-"""The `toolscale` command line: one sub-command per stage, each a thin wrapper over the library."""
+"""The `toolscale` command line: one sub-command per module of `toolscale.commands`.
+
+A command's module is imported only when that command runs: the modules pull in Ray, datasets,
+matplotlib, torch and the rest, and `toolscale --help` or `toolscale spec validate` should not wait for
+libraries they never use. The one-line help of the command list is read from the module's source
+(the command function's docstring, or the `help` of its Typer app) without importing it.
+"""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
-from toolscale.commands import eval, examples, populate, push, run, spec, synth, tau2, train
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verified tool-use data for tool orchestrators.")
-app.add_typer(spec.app, name="spec")
-app.add_typer(tau2.app, name="tau2")
-app.command("examples")(examples.run_examples)
-app.command("populate")(populate.run_populate)
-app.command("synth")(synth.run_synth)
-app.command("train")(train.run_train)
-app.command("eval")(eval.run_eval)
-app.command("run")(run.run_run)
-app.command("push")(push.run_push)
+@dataclass(frozen=True)
+class LazyCommand:
+    module: str
+    attribute: str  # a Typer app (a command group) or a command function
+
+    def load(self, name: str) -> Any:  # a click command of the click Typer vendors (its types are private)
+        target = getattr(importlib.import_module(self.module), self.attribute)
+        command: Any
+        if isinstance(target, typer.Typer):
+            command = typer.main.get_group(target)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(name)(target)
+            command = typer.main.get_command(single)
+        command.name = name
+        return command
+
+    def short_help(self) -> str:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(self.module)
+        for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name == self.attribute:
+                return (ast.get_docstring(node) or "").split(". ")[0].split("\n\n")[0].replace("\n", " ").rstrip(".")
+            if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == self.attribute for target in node.targets):
+                keywords = node.value.keywords if isinstance(node.value, ast.Call) else []
+                return next((str(k.value.value) for k in keywords if k.arg == "help" and isinstance(k.value, ast.Constant)), "")
+        return ""
+
+
+COMMANDS = {
+    "spec": LazyCommand("toolscale.commands.spec", "app"),
+    "tau2": LazyCommand("toolscale.commands.tau2", "app"),
+    "examples": LazyCommand("toolscale.commands.examples", "run_examples"),
+    "populate": LazyCommand("toolscale.commands.populate", "run_populate"),
+    "synth": LazyCommand("toolscale.commands.synth", "run_synth"),
+    "run": LazyCommand("toolscale.commands.run", "run_run"),
+    "push": LazyCommand("toolscale.commands.push", "run_push"),
+    "train": LazyCommand("toolscale.commands.train", "run_train"),
+    "eval": LazyCommand("toolscale.commands.eval", "run_eval"),
+}
+
+
+class LazyGroup(TyperGroup):
+    """Loads a command when it is asked for. Contexts, commands and formatters are those of the click
+    that Typer vendors, whose types are private, hence `Any` below."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in COMMANDS:
+            return COMMANDS[name].load(name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The list of `--help`, from the sources: loading each command to ask it would import them all."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, command.short_help()) for name, command in COMMANDS.items()])
+
+
+# rich_markup_mode=None: Typer's rich help asks every command for its help, which would load them all.
+app = typer.Typer(
+    cls=LazyGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Verified tool-use data for tool orchestrators.",
+)
+
+
+@app.callback()
+def toolscale() -> None:
+    """Verified tool-use data for tool orchestrators."""
+
 
 if __name__ == "__main__":
     app()

@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Observation, StateDiff
-from toolscale.spec.loader import domain_dir, load_domain
 
 FIXTURE_FILE = "examples/fixture.yaml"
 TASKS_FILE = "examples/tasks.yaml"

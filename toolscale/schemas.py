@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from toolscale.resources import data_dir
 from toolscale.spec.models import json_schema as domain_schema
 from toolscale.tasks.record import ToolScaleTask
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMAS_DIR = data_dir("schemas")
 
 
 def _task_schema() -> dict[str, Any]:

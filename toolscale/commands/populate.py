@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from toolscale.domain.loader import load_domain
 from toolscale.populate.stage import default_size, populate
 from toolscale.populate.values import PopulateError
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_domain
 
 DATABASES_DIR = Path("output") / "databases"
 

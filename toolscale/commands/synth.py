@@ -11,10 +11,10 @@ import typer
 import yaml
 
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DatabaseError, DomainDatabase
 from toolscale.populate.stage import default_size, populate
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import FUNNEL_STAGES, jsonl, synthesize_domain
@@ -39,6 +39,9 @@ def run_synth(
     seed: Annotated[int, typer.Option(help="Synthesis seed; same database, config and seed give the same records.")] = 0,
     db: Annotated[Path | None, typer.Option(help="A database from `toolscale populate`; default: populate one now.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML synthesis config (writes mix, pricing, preference).")] = None,
+    max_near_duplicate_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Cap on kept tasks sharing writes and wording (values aside) with another.")
+    ] = 0.2,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Synthesize candidates, verify each, write kept and rejected records and the funnel."""
@@ -51,7 +54,14 @@ def run_synth(
         raise typer.Exit(1) from error
     limit = max_candidates if max_candidates is not None else 3 * count
     result = synthesize_domain(
-        database, grammar, _config(config), seed=seed, indices=range(limit), kept_target=count, progress=progress
+        database,
+        grammar,
+        _config(config),
+        seed=seed,
+        indices=range(limit),
+        kept_target=count,
+        max_near_duplicate_share=max_near_duplicate_share,
+        progress=progress,
     )
     stats = result.stats({tool.name: tool.kind for tool in spec.tools})
     write_atomically(out / "kept.jsonl", jsonl(result.kept))

@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 from toolscale.atomic import write_atomically
+from toolscale.domain.loader import load_domain
 from toolscale.spec.errors import SpecError
-from toolscale.spec.loader import load_domain
+from toolscale.tau2.export import read_exportable
 from toolscale.tau2.replay import Replayer, ReplayInputError
 from toolscale.tau2.tasks import (
     TaskFileError,
     action_problems,
     import_tasks,
-    read_task_records,
     read_tau2_tasks,
     tau2_tasks_json,
     write_task_records,
@@ -53,12 +53,15 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    records: Annotated[Path, typer.Argument(help="ToolScale task records (JSONL).")],
+    records: Annotated[
+        Path,
+        typer.Argument(help="Task records: JSONL (tau2 import, synth), a Parquet shard or a folder of shards."),
+    ],
     out: Annotated[Path, typer.Option(help="Where to write the upstream tasks.json.")],
 ) -> None:
-    """Write task records back in upstream's tasks.json shape."""
+    """Write task records in upstream's tasks.json shape: upstream's fields only, loadable by τ²-bench's Task."""
     try:
-        tasks = read_task_records(records)
+        tasks = read_exportable(records)
     except TaskFileError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from error

@@ -74,6 +74,7 @@ TASK_SCHEMA = pa.schema(
         pa.field("issues", _text),  # JSON text
         pa.field("database", pa.struct([("size", pa.int64()), ("seed", pa.int64()), ("state_hash", _text)]), nullable=False),
         pa.field("difficulty", _text, nullable=False),
+        pa.field("kind", _text, nullable=False),
         pa.field(
             "preference",
             pa.struct(
@@ -130,6 +131,7 @@ TASK_SCHEMA = pa.schema(
                     ("verdict", _text),
                     ("reasons", pa.list_(pa.struct([("check", _text), ("detail", _text), ("action_index", pa.int64())]))),
                     ("expected_final_hash", _text),
+                    ("expected_outcome_hash", _text),
                     ("expected_diff", _text),  # JSON text
                     (
                         "trace",
@@ -197,6 +199,8 @@ def row_to_task(row: dict[str, Any]) -> ToolScaleTask:
         criteria["env_assertions"] = _parsed(criteria["env_assertions"])
         for action in criteria["actions"] or []:
             action["arguments"] = json.loads(action["arguments"])
+            if action["requestor"] is None:  # a column is never absent, but this field has a default, not a null
+                del action["requestor"]
     preference = data["preference"]
     preference["aliases"] = {item["alias"]: item["weight"] for item in preference["aliases"]}
     pricing = data["pricing"]

@@ -20,11 +20,11 @@ from typing import Any
 
 from toolscale.atomic import write_atomically
 from toolscale.data.schema import task_to_row
+from toolscale.domain.loader import load_domain
 from toolscale.eval.config import EndpointPolicy, EvalConfig
 from toolscale.eval.figures import markdown_table, summarize
 from toolscale.eval.plots import experts_png, pareto_png
 from toolscale.eval.policies import build_policy, concurrency
-from toolscale.spec.loader import load_domain
 from toolscale.spec.models import DomainSpec
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.data import prompt, task_from_row, training_rows

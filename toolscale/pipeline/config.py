@@ -10,8 +10,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from toolscale.domain.loader import domain_names
 from toolscale.spec.errors import format_location
-from toolscale.spec.loader import domain_names
 from toolscale.tasks.preference import SynthesisConfig
 
 
@@ -50,6 +50,11 @@ class RunConfig(_Strict):
         default=250, description="Candidates one Ray task synthesizes and verifies: the unit of work and of resuming."
     )
     shard_size: Annotated[int, Field(ge=1)] = Field(default=5000, description="Rows per Parquet shard.")
+    max_near_duplicate_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.2,
+        description="Cap on a domain's kept tasks that share writes and wording (values aside) with another kept task, "
+        "as a share of its tasks; candidates past it are rejected as near_duplicate.",
+    )
     splits: dict[Literal["train", "validation", "test"], Annotated[float, Field(ge=0)]] = Field(
         default={"train": 0.9, "validation": 0.05, "test": 0.05},
         description="Share of tasks per split, assigned by a hash of the task id (stable when a run grows).",

@@ -12,6 +12,7 @@ import ray
 from tqdm import tqdm
 
 Result = TypeVar("Result")
+SYSTEM_FAILURE_RETRIES = 3
 
 
 class StageError(RuntimeError):
@@ -39,7 +40,15 @@ class RayExecutor:
         if self.address is None:
             # A local cluster only this process uses: nothing to authenticate, no dashboard to serve.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            # address="local": a new instance even when `ray start` has left a cluster running on this
+            # machine, which a bare ray.init() would join instead.
+            ray.init(
+                address="local",
+                num_cpus=self.workers,
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
         else:
             ray.init(address=self.address, logging_level=logging.WARNING)
         self._started = True
@@ -51,7 +60,9 @@ class RayExecutor:
         if not calls:
             return
         self._start()
-        remote = ray.remote(num_cpus=1, max_retries=0)(stage)
+        # Stages are pure, so a call lost with its worker or node is simply run again (Ray retries system
+        # failures only; an exception raised by the stage itself is not retried and ends the run below).
+        remote = ray.remote(num_cpus=1, max_retries=SYSTEM_FAILURE_RETRIES)(stage)
         pending = {remote.remote(*arguments): position for position, arguments in enumerate(calls)}
         with tqdm(total=len(calls), desc=description, unit="unit", disable=not self.progress) as bar:
             while pending:
@@ -59,9 +70,11 @@ class RayExecutor:
                 position = pending.pop(done)
                 try:
                     result = ray.get(done)
-                except ray.exceptions.RayTaskError as error:
+                except ray.exceptions.RayError as error:
                     for reference in pending:
                         ray.cancel(reference, force=True)
-                    raise StageError(f"{description} {names[position]}: {error.cause}") from error.cause
+                    # The stage's own exception, or the system failure Ray gave up retrying (a lost node).
+                    cause = error.cause if isinstance(error, ray.exceptions.RayTaskError) else error
+                    raise StageError(f"{description} {names[position]}: {cause}") from cause
                 bar.update(1)
                 yield position, result

@@ -22,6 +22,7 @@ from pathlib import Path
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
 from toolscale.data.plots import funnel_png
+from toolscale.domain.loader import load_domain
 from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
 from toolscale.pipeline.manifest import (
@@ -36,7 +37,6 @@ from toolscale.pipeline.manifest import (
 )
 from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_stage
 from toolscale.populate.stage import default_size
-from toolscale.spec.loader import load_domain
 from toolscale.tasks.run import FUNNEL_STAGES
 
 EXPECTED_KEPT_SHARE = 0.85  # plans units for this share of candidates kept; more units follow if short
@@ -97,7 +97,9 @@ class _Run:
             str(config.unit_candidates),
             version("toolscale"),
         )
-        export_fingerprint = fingerprint(units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits))
+        export_fingerprint = fingerprint(
+            units_fingerprint, str(tasks), str(config.shard_size), json.dumps(config.splits), str(config.max_near_duplicate_share)
+        )
         max_units = math.ceil(tasks * config.max_candidates_factor / config.unit_candidates)
         return _Domain(run.name, size, tasks, units_fingerprint, export_fingerprint, max_units)
 
@@ -172,6 +174,7 @@ class _Run:
                 domain.tasks,
                 dict(self.config.splits),
                 self.config.shard_size,
+                self.config.max_near_duplicate_share,
             )
             for domain in domains
         ]
@@ -234,6 +237,7 @@ class _Run:
             funnels=funnels,
             stages=FUNNEL_STAGES,
             content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
+            figures={name: export.stats.get("figures", {}) for name, export in exports.items()},
         )
         stats = {
             "run": self.config.name,

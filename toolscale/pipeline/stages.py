@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from toolscale.data.export import by_split, domain_shards, parquet_bytes, read_parquet_tasks, sharded
+from toolscale.data.figures import domain_figures
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.populate.stage import populate
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
+from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import ReasonRecord, ToolScaleTask
+from toolscale.tasks.record import ToolScaleTask, rejected_as
 from toolscale.tasks.run import FUNNEL_STAGES, NO_GOAL, SynthesisResult, synthesize_domain
 from toolscale.tasks.synthesize import PROMPTS_DIR
 from toolscale.tasks.verify import Action, normalized_writes
@@ -80,16 +82,21 @@ def export_stage(
     tasks: int,
     splits: Mapping[str, float],
     shard_size: int,
+    max_near_duplicate_share: float,
 ) -> DomainExport:
     """The first `tasks` kept tasks over the units (in candidate order), their shards, rejected shards and stats.
 
     Units are verified independently, so a task may repeat the writes of one kept in an earlier unit;
-    it is rejected here as a duplicate naming that task. Only candidates up to the last task taken
-    count, so the export does not depend on how many units were run beyond that.
+    it is rejected here as a duplicate naming that task. Near-duplicates (same writes, same wording
+    values aside) are capped here too, where the whole domain is seen: at most `max_near_duplicate_share`
+    of `tasks`. Only candidates up to the last task taken count, so the export does not depend on how
+    many units were run beyond that.
     """
     loaded = _database(domain, database, database_digest)
+    tool_kinds: dict[str, str] = {tool.name: tool.kind for tool in loaded.spec.tools}
     candidates = [task for unit in units for task in read_parquet_tasks(Path(unit))]
     seen: dict[str, str] = {}
+    near = NearDuplicateCap(tasks, max_near_duplicate_share)
     kept: list[ToolScaleTask] = []
     rejected: list[ToolScaleTask] = []
     for task in candidates:
@@ -100,9 +107,14 @@ def export_stage(
             continue
         key = normalized_writes(loaded, [Action(action.name, action.arguments) for action in task.actions])
         if key in seen:
-            rejected.append(_as_duplicate(task, seen[key]))
+            rejected.append(rejected_as(task, "duplicate", f"the same writes as task {seen[key]}, verified in an earlier unit"))
             continue
+        # A near-duplicate's writes count as seen all the same: a sequential pass's verifier saw them too.
         seen[key] = task.id
+        near_key = task_key(task, tool_kinds)
+        if not near.admit(near_key, task.id):
+            rejected.append(rejected_as(task, "near_duplicate", near_duplicate_detail(near.first_of(near_key))))
+            continue
         kept.append(task)
     if len(kept) < tasks:
         return DomainExport(files={}, stats={}, counts={}, missing=tasks - len(kept))
@@ -111,14 +123,8 @@ def export_stage(
     groups = by_split(kept, splits)
     files = domain_shards(domain, groups, shard_size) | sharded(f"rejected/{domain}", rejected, shard_size)
     counts = {split: len(members) for split, members in groups.items()}
-    stats = result.stats({tool.name: tool.kind for tool in loaded.spec.tools})
+    stats = result.stats(tool_kinds) | {"figures": domain_figures(kept, tool_kinds)}
     return DomainExport(files=files, stats=stats, counts=counts, rejected=len(rejected))
-
-
-def _as_duplicate(task: ToolScaleTask, original: str) -> ToolScaleTask:
-    reason = ReasonRecord(check="duplicate", detail=f"the same writes as task {original}, kept from an earlier unit")
-    verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
-    return task.model_copy(update={"verification": verification})
 
 
 def _funnel(candidates: int, kept: Sequence[ToolScaleTask], rejected: Sequence[ToolScaleTask]) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Tables are generated in declared order (parents come first), each column in bulk. The rows are then
 staged in SQLite, where the tables' `derive` rules run and every declared constraint (CHECK, UNIQUE,
-foreign keys) is enforced, and the result is built into the engine's database.
+foreign keys) is enforced; the spec's `invariants` must then find no row breaking them, and the
+result is built into the engine's database.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from toolscale.engine.database import DatabaseError, DomainDatabase, encode_valu
 from toolscale.engine.schema import metadata_for
 from toolscale.populate.values import PopulateError, children_counts, column_seed, column_values
 from toolscale.spec.generators import LookupGenerator, ReferenceGenerator
-from toolscale.spec.models import DomainSpec, Table
-from toolscale.spec.population import is_populated
+from toolscale.spec.models import DomainSpec, Table, is_populated
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -162,6 +162,7 @@ def apply_rules(spec: DomainSpec, rows: Rows) -> Rows:
         for table in spec.tables:
             for index, statement in enumerate(table.derive):
                 _run(spec, f"{table.name}.derive[{index}]", raw.execute, statement, clock)
+        _check_invariants(spec, raw, clock)
         return {table.name: _read_back(raw, table) for table in spec.tables}
     finally:
         engine.dispose()
@@ -176,6 +177,19 @@ def _run(spec: DomainSpec, where: str, execute: Any, sql: str, parameters: Any) 
         explained = next((c.message for t in spec.tables for c in t.checks if c.name == check), None)
         reason = f"{message} ({explained})" if explained else message
         raise PopulateError(f"domain {spec.name!r}, {where}: generated rows violate a constraint: {reason}") from error
+
+
+def _check_invariants(spec: DomainSpec, connection: sqlite3.Connection, clock: Mapping[str, str]) -> None:
+    """The domain's own rules hold on the populated rows: each invariant's query finds no row breaking it."""
+    for index, invariant in enumerate(spec.invariants):
+        cursor = connection.execute(invariant.query, clock)
+        breaking = cursor.fetchone()
+        if breaking is not None:
+            row = dict(zip((column[0] for column in cursor.description), breaking, strict=True))
+            raise PopulateError(
+                f"domain {spec.name!r}, invariants[{index}] ({invariant.name}): populated rows break the rule "
+                f"{invariant.description!r}, e.g. {row}"
+            )
 
 
 def _read_back(connection: sqlite3.Connection, table: Table) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The domain spec: pydantic models for `domains/<name>/domain.yaml`.
 
 A domain is data, not code: tables, the caller's identity and tools written as parameterized SQL.
-These models check the *shape* of a spec; `toolscale.spec.checks` checks what shape cannot
+These models check the *shape* of a spec; `toolscale.domain.checks` checks what shape cannot
 (SQL compiles against the schema, references resolve, parameters are used, ...).
 """
 
@@ -20,6 +20,8 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")
 ColumnType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
 ParameterType = Literal["string", "integer", "number", "boolean", "array", "object"]
 JsonScalar = str | int | float | bool
+# What an expert model is good at (catalog/models.yaml); a domain names the kinds of help its tasks can use.
+ExpertStrength = Literal["general", "reasoning", "tool-use", "math", "code"]
 
 
 class _Strict(BaseModel):
@@ -215,6 +217,18 @@ class Tool(_Strict):
     result: Result | None = None
 
 
+class Invariant(_Strict):
+    """A rule of the domain its populated data must keep, as a query for the rows that break it."""
+
+    name: Identifier
+    description: str = Field(min_length=1, description="The rule in words, reported with the first row that breaks it.")
+    query: str = Field(
+        min_length=1,
+        description="A SELECT returning the rows that break the rule (the clock may be used as :now and :today); "
+        "`toolscale populate` fails when it returns any row, at every size and seed.",
+    )
+
+
 class DomainSpec(_Strict):
     spec_version: Literal[1] = 1
     name: Identifier
@@ -223,6 +237,17 @@ class DomainSpec(_Strict):
     tables: list[Table] = Field(min_length=1)
     caller: Caller
     tools: list[Tool] = Field(min_length=1)
+    expert_strengths: list[ExpertStrength] = Field(
+        default=["general", "reasoning", "tool-use"],
+        min_length=1,
+        description="The kinds of expert help this domain's tasks can use: a task offers only catalog models "
+        "(catalog/models.yaml) good at one of them, so no math specialist is offered for a restaurant booking.",
+    )
+    invariants: list[Invariant] = Field(
+        default=[],
+        description="Rules the populated data must keep beyond its constraints (e.g. one valid policy per provider, "
+        "prices in plausible ranges), each a query that must return no rows.",
+    )
 
     def table(self, name: str) -> Table | None:
         return next((table for table in self.tables if table.name == name), None)
@@ -237,3 +262,8 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ToolScale domain spec"
     return schema
+
+
+def is_populated(spec: DomainSpec) -> bool:
+    """Whether `toolscale populate` fills the domain: it declares at least one value generator."""
+    return any(column.generator is not None for table in spec.tables for column in table.columns)

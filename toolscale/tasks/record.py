@@ -12,16 +12,17 @@ from pydantic import BaseModel, ConfigDict
 
 from toolscale.engine.environment import StateDiff
 from toolscale.tasks.preference import Preference, Pricing
-from toolscale.tasks.synthesize import SynthesizedTask
-from toolscale.tasks.verify import CheckName, Verdict
-from toolscale.tau2.tasks import (
+from toolscale.tasks.synthesize import SynthesizedTask, TaskKind
+from toolscale.tasks.upstream import (
     Action,
     Description,
     EvaluationCriteria,
     StructuredUserInstructions,
     TaskRecord,
+    Tau2Task,
     UserScenario,
 )
+from toolscale.tasks.verify import CheckName, Verdict
 
 Difficulty = Literal["easy", "medium", "hard"]
 
@@ -64,18 +65,31 @@ class TraceRecord(_Strict):
 class Verification(_Strict):
     verdict: Literal["kept", "rejected"]
     reasons: list[ReasonRecord]
-    expected_final_hash: str
+    expected_final_hash: str  # the state the gold actions reach, exactly (ids as they generated them)
+    # The same state with ids generated during the episode named by content: what the outcome compares,
+    # so any order of independent writes that writes the same rows passes (`toolscale.engine.outcome`).
+    expected_outcome_hash: str
     expected_diff: StateDiff
     trace: list[TraceRecord] | None = None  # kept for rejected candidates, so reviewers see what happened
 
 
 class ToolScaleTask(TaskRecord):
+    # A record ToolScale wrote has no unknown field: one would be a typo or a format change.
+    model_config = ConfigDict(extra="forbid")
+
     database: DatabaseRef
     difficulty: Difficulty
+    kind: TaskKind  # write, information (only asks to be told), refusal (a forbidden ask beside allowed ones), conditional
     preference: Preference
     pricing: Pricing
     provenance: Provenance
     verification: Verification
+
+    def to_upstream(self) -> dict[str, Any]:
+        """Upstream's fields only, with no null: every field upstream lets be null defaults to null, so
+        writing one would only repeat the default (and a Parquet row sets every field, null or not)."""
+        data: dict[str, Any] = self.model_dump(mode="json", include=set(Tau2Task.model_fields), exclude_none=True)
+        return data
 
 
 def difficulty(task: SynthesizedTask) -> Difficulty:
@@ -89,35 +103,49 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     return "easy"
 
 
+def rejected_as(task: ToolScaleTask, check: CheckName, detail: str) -> ToolScaleTask:
+    """A kept record rejected by a check made after verification (duplicates across units, near-duplicates)."""
+    reason = ReasonRecord(check=check, detail=detail)
+    verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
+    return task.model_copy(update={"verification": verification})
+
+
 def task_record(
     task: SynthesizedTask, verdict: Verdict, *, domain: str, database: DatabaseRef, provenance: Provenance
 ) -> ToolScaleTask:
     task_id = f"{domain}-{provenance.seed}-{task.index:07d}"
     scenario = task.scenario
+    # Set only when a task has them: upstream's export leaves unset fields out.
+    persona: dict[str, str] = {"persona": scenario.persona} if scenario.persona else {}
+    criteria = EvaluationCriteria(
+        actions=[
+            Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
+            for number, action in enumerate(task.actions)
+        ],
+        communicate_info=list(task.communicate_info),
+        reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
+    )
+    if task.nl_assertions:  # refusals, for judges that grade the agent's words
+        criteria = criteria.model_copy(update={"nl_assertions": list(task.nl_assertions)})
     return ToolScaleTask(
         id=task_id,
         domain=domain,
         description=Description(purpose=f"{domain}: " + ", then ".join(task.goals)),
         user_scenario=UserScenario(
+            **persona,
             instructions=StructuredUserInstructions(
                 domain=domain,
                 reason_for_call=scenario.reason_for_call,
                 known_info=scenario.known_info,
                 unknown_info=scenario.unknown_info,
                 task_instructions=scenario.task_instructions,
-            )
+            ),
         ),
         initial_state=None,
-        evaluation_criteria=EvaluationCriteria(
-            actions=[
-                Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
-                for number, action in enumerate(task.actions)
-            ],
-            communicate_info=list(task.communicate_info),
-            reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
-        ),
+        evaluation_criteria=criteria,
         database=database,
         difficulty=difficulty(task),
+        kind=task.kind,
         preference=task.preference,
         pricing=task.pricing,
         provenance=provenance,
@@ -125,6 +153,7 @@ def task_record(
             verdict="kept" if verdict.kept else "rejected",
             reasons=[ReasonRecord(check=r.check, detail=r.detail, action_index=r.action_index) for r in verdict.reasons],
             expected_final_hash=verdict.final_hash,
+            expected_outcome_hash=verdict.outcome_hash,
             expected_diff=verdict.final_diff,
             trace=None
             if verdict.kept

@@ -12,9 +12,11 @@ from pydantic import BaseModel
 from tqdm import tqdm
 
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
+from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import TaskGrammar
+from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import DatabaseRef, Provenance, ToolScaleTask, task_record
+from toolscale.tasks.record import DatabaseRef, Provenance, ToolScaleTask, rejected_as, task_record
 from toolscale.tasks.synthesize import Synthesizer
 from toolscale.tasks.verify import CHECKS, Verifier
 
@@ -57,11 +59,14 @@ def synthesize_domain(
     seed: int,
     indices: Iterable[int],
     kept_target: int | None = None,
+    max_near_duplicate_share: float | None = None,
     progress: bool = False,
 ) -> SynthesisResult:
     """Candidates `indices` of run `seed`, in order: each synthesized, verified and made a record.
 
     With `kept_target`, stops as soon as that many are kept (indices are then usually open-ended).
+    With `max_near_duplicate_share`, near-duplicates are capped at that share of the tasks wanted
+    (`kept_target`, else every index), as the pipeline's export caps them.
     """
     spec = database.spec
     synthesizer = Synthesizer(database, grammar, config)
@@ -76,8 +81,10 @@ def synthesize_domain(
     toolscale_version, fingerprint = version("toolscale"), spec_fingerprint(spec)
     candidates = synthesizer.synthesize(seed, indices)
     total = kept_target if kept_target is not None else len(indices) if isinstance(indices, Sized) else None
+    tool_kinds: dict[str, str] = {tool.name: tool.kind for tool in spec.tools}
+    near = None if max_near_duplicate_share is None or total is None else NearDuplicateCap(total, max_near_duplicate_share)
     progress_bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
-    with Verifier(database) as verifier, progress_bar as bar:
+    with Verifier(database, grammar_words(grammar)) as verifier, progress_bar as bar:
         for task in candidates:
             bar.update(1 if kept_target is None else 0)
             funnel["generated"] += 1
@@ -89,7 +96,11 @@ def synthesize_domain(
                 seed=seed, index=task.index, backend="template", toolscale_version=toolscale_version, spec_fingerprint=fingerprint
             )
             record = task_record(task, verdict, domain=spec.name, database=reference, provenance=provenance)
-            if verdict.kept:
+            if verdict.kept and near is not None:
+                key = task_key(record, tool_kinds)
+                if not near.admit(key, record.id):
+                    record = rejected_as(record, "near_duplicate", near_duplicate_detail(near.first_of(key)))
+            if record.verification.verdict == "kept":
                 funnel["kept"] += 1
                 kept.append(record)
                 if kept_target is not None:
@@ -97,7 +108,7 @@ def synthesize_domain(
                     if len(kept) >= kept_target:
                         break
             else:
-                funnel[verdict.reasons[0].check] += 1
+                funnel[record.verification.reasons[0].check] += 1
                 rejected.append(record)
     return SynthesisResult(kept, rejected, dict(funnel))
 

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment, FailureReason, StateDiff
+from toolscale.tasks import ambiguity
+from toolscale.tasks.communicate import weakness
+from toolscale.tasks.spoken import spoken
 
 CheckName = Literal[
     "invalid_action",  # unknown tool or arguments failing its JSON Schema
@@ -25,7 +28,11 @@ CheckName = Literal[
     "ungrounded_argument",  # a write's argument is neither in the scenario nor in an earlier output
     "leaked_id",  # the scenario shows an internal id the user could not know
     "uncommunicable_info",  # a value the agent must tell the user appears in no action's output
+    "weak_communicate",  # a value to tell proves nothing: the user said it, or it is too short or common
+    "redundant_action",  # dropping one gold write leaves the final state as it is
+    "ambiguous_target",  # another row the scenario's words fit as well would pass the same calls, elsewhere
     "duplicate",  # same domain and same normalized write sequence as a task already kept
+    "near_duplicate",  # same writes and wording (values aside) as too many kept tasks (`toolscale.tasks.near_duplicates`)
 ]
 CHECKS: tuple[CheckName, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
@@ -75,6 +82,8 @@ class TraceStep:
     error: str | None
     state_hash: str
     failure: FailureReason | None = None
+    outcome_hash: str = ""  # the state with generated ids named by content (`Environment.outcome_hash`)
+    touched: frozenset[tuple[str, int]] = frozenset()  # rows (table, rowid) a write changed
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class Verdict:
     initial_hash: str
     final_hash: str
     final_diff: StateDiff = field(repr=False)
+    # The final state with generated ids named by content: what any order of independent writes reaches.
+    outcome_hash: str = ""
 
     @property
     def kept(self) -> bool:
@@ -94,6 +105,8 @@ def normalized_writes(database: DomainDatabase, actions: Sequence[Action]) -> st
     """The write actions as canonical JSON: reads change nothing, so two tasks with the same writes
     set the same goal; numbers are compared by value (1 and 1.0 are the same amount)."""
     writes = [[action.name, _normalize(action.arguments)] for action in actions if _writes(database, action.name)]
+    if not writes:  # an information task: what it reads is what it asks
+        writes = [[action.name, _normalize(action.arguments)] for action in actions]
     return json.dumps(writes, sort_keys=True, separators=(",", ":"))
 
 
@@ -155,10 +168,15 @@ def _token_char(character: str) -> bool:
 
 
 class Verifier:
-    """Verifies candidates of one domain database; remembers kept tasks to refuse duplicates."""
+    """Verifies candidates of one domain database; remembers kept tasks to refuse duplicates.
 
-    def __init__(self, database: DomainDatabase) -> None:
+    `words`: how the task grammar names rows (`ambiguity.grammar_words`); without them a row is told
+    apart only by values the scenario spells out.
+    """
+
+    def __init__(self, database: DomainDatabase, words: ambiguity.GrammarWords | None = None) -> None:
         self.database = database
+        self._words = words or ambiguity.GrammarWords()
         spec = database.spec
         # Catalogue tables (fixed `data` rows such as plans) have public names for keys, not internal ids.
         self._key_columns = {
@@ -188,9 +206,9 @@ class Verifier:
         with self.database.fork() as env:
             initial = env.state_hash()
             trace = tuple(self._run(env, candidate.actions))
-            final = env.state_hash()
+            final, outcome = env.state_hash(), env.outcome_hash()
             diff = env.state_diff()
-            reasons = list(self._execution_reasons(trace, initial, final))
+            reasons = list(self._execution_reasons(trace, initial, outcome, self._informs_only(candidate)))
             if not reasons:
                 reasons += self._grounding_reasons((self._initial, env), candidate, trace, diff)
         if not reasons:
@@ -198,12 +216,19 @@ class Verifier:
             if earlier.final_hash != final or list(earlier.outputs) != [step.output for step in trace]:
                 reasons.append(Reason("nondeterministic", "another run of the same actions ended elsewhere or saw other outputs"))
         if not reasons:
+            reasons += self._redundancy_reasons(candidate.actions, trace, initial, outcome)
+        if not reasons:
+            outputs = [step.output for step in trace]
+            found = ambiguity.ambiguous_target(self._ambiguity_context(), candidate.actions, outputs, candidate.scenario, outcome)
+            if found is not None:
+                reasons.append(Reason("ambiguous_target", found.detail, found.action_index))
+        if not reasons:
             key = normalized_writes(self.database, candidate.actions)
             if key in self._seen:
                 reasons.append(Reason("duplicate", "the same writes as a task already kept"))
             else:
                 self._seen.add(key)
-        return Verdict(tuple(reasons), trace, initial, final, diff)
+        return Verdict(tuple(reasons), trace, initial, final, diff, outcome)
 
     def _replay_again(self, candidate: Candidate) -> Observed:
         with self.database.fork() as env:
@@ -222,9 +247,45 @@ class Verifier:
                 observation.error,
                 env.state_hash(),
                 observation.reason,
+                env.outcome_hash(),
+                env.last_touched if observation.ok and env.tools[action.name].writes else frozenset(),
             )
 
-    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str) -> Iterator[Reason]:
+    def _redundancy_reasons(
+        self, actions: Sequence[Action], trace: Sequence[TraceStep], initial: str, outcome: str
+    ) -> Iterator[Reason]:
+        """A write is redundant when the other writes alone reach the same outcome (reads change nothing).
+
+        Only a write that changed nothing, or one whose rows a later write touches again (and may undo),
+        can be: the changes of any other write stay in the final state. Only those are replayed.
+        """
+        writes = [index for index, action in enumerate(actions) if _writes(self.database, action.name)]
+        if len(writes) < 2:
+            return  # without its only write a task changes nothing: no_state_change's case
+        for position, dropped in enumerate(writes):
+            before = trace[dropped - 1].state_hash if dropped else initial  # reads change nothing
+            if before == trace[dropped].state_hash:
+                yield Reason("redundant_action", f"{actions[dropped].name} changes nothing", dropped)
+                return
+            rows = trace[dropped].touched
+            if not any(rows & trace[later].touched for later in writes[position + 1 :]):
+                continue
+            with self.database.fork() as env:
+                rest = [actions[index] for index in writes if index != dropped]
+                if all(env.call(action.name, dict(action.arguments)).ok for action in rest) and env.outcome_hash() == outcome:
+                    name = actions[dropped].name
+                    yield Reason("redundant_action", f"without {name} the other writes reach the same final state", dropped)
+                    return
+
+    def _ambiguity_context(self) -> ambiguity.Context:
+        return ambiguity.Context(self.database, self._initial, self._initial_keys, self._words, self._caller.table)
+
+    def _informs_only(self, candidate: Candidate) -> bool:
+        """An information task: no write at all, and values the agent must tell (which doing nothing fails)."""
+        return bool(candidate.communicate_info) and not any(_writes(self.database, action.name) for action in candidate.actions)
+
+    def _execution_reasons(self, trace: Sequence[TraceStep], initial: str, final: str, informs: bool) -> Iterator[Reason]:
+        """`final`: the outcome hash; a prefix is compared by its own outcome hash."""
         failed = False
         for index, step in enumerate(trace):
             if not step.ok:
@@ -233,6 +294,8 @@ class Verifier:
                 yield Reason("invalid_action" if invalid else "action_failed", step.error or "", index)
         if failed:
             return
+        if informs:
+            return  # nothing is written, so no prefix can reach the final state early
         if final == initial:
             yield Reason("no_state_change", "the gold actions leave the database as it was")
             return
@@ -240,7 +303,7 @@ class Verifier:
         # write must not already reach the final state.
         last_write = max(index for index, step in enumerate(trace) if _writes(self.database, step.name))
         for index, step in enumerate(trace[:last_write]):
-            if step.state_hash == final:
+            if step.outcome_hash == final:
                 yield Reason("prefix_reaches_goal", f"the first {index + 1} action(s) already reach the final state", index)
                 return
 
@@ -261,6 +324,10 @@ class Verifier:
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
+            else:
+                weak = weakness(info, text)
+                if weak is not None:
+                    yield Reason("weak_communicate", weak)
         yield from self._leaks(envs, candidate, revealed, diff)
 
     @staticmethod
@@ -269,7 +336,8 @@ class Verifier:
             return True  # a yes/no choice is stated in words, not as a value
         if isinstance(value, int | float):
             return float(value) in numbers or value in outputs
-        return value in outputs or _mentions(text, str(value))
+        # The scenario says values as people do ("August 2, 2025", "first class"): either form counts.
+        return value in outputs or _mentions(text, str(value)) or _mentions(text, spoken(value))
 
     def _leaks(
         self, envs: tuple[Environment, Environment], candidate: Candidate, revealed: Sequence[list[Any]], diff: StateDiff

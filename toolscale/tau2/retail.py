@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.engine.tools import DECODERS
-from toolscale.spec.loader import domain_dir, load_domain
 from toolscale.spec.models import DomainSpec
 
 Record = dict[str, Any]
@@ -33,6 +33,10 @@ UpstreamDiff = dict[str, dict[str, Record | None]]
 
 DOMAIN = "retail"
 DATA_FILE = "tau2_db.json"
+# Upstream's 114 retail tasks and the record of replaying their gold actions on upstream's own
+# environment, shipped beside the database (domains/retail/NOTICE.md says where each came from).
+TASKS_FILE = "tau2_tasks.json"
+GOLD_REPLAY_FILE = "tau2_gold_replay.jsonl"
 SECTIONS = ("users", "orders", "products")
 ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
 OPTIONAL_ORDER_FIELDS = (
@@ -80,6 +84,14 @@ class ConversionError(ValueError):
 
 def data_path() -> Path:
     return domain_dir(DOMAIN) / DATA_FILE
+
+
+def tasks_path() -> Path:
+    return domain_dir(DOMAIN) / TASKS_FILE
+
+
+def gold_replay_path() -> Path:
+    return domain_dir(DOMAIN) / GOLD_REPLAY_FILE
 
 
 def load_upstream(path: Path | None = None) -> dict[str, Any]:
@@ -310,6 +322,29 @@ def canonical(value: Any) -> str:
 def upstream_hash(db: Mapping[str, Any]) -> str:
     """Upstream's database hash (SHA-256 of the canonical JSON), as in gold_replay.jsonl."""
     return hashlib.sha256(canonical(db).encode()).hexdigest()
+
+
+class UpstreamHasher:
+    """Upstream's database hash after a diff, without serializing the whole database again: the
+    canonical JSON of a dict with sorted keys is its entries' texts joined in key order, so each
+    record's text is made once and only changed records are serialized anew."""
+
+    def __init__(self, initial: Mapping[str, Mapping[str, Record]]) -> None:
+        self._texts = {section: {key: canonical(record) for key, record in initial[section].items()} for section in SECTIONS}
+        self.initial_hash = self.hash_after({})
+
+    def hash_after(self, diff: Mapping[str, Mapping[str, Record | None]]) -> str:
+        sections = []
+        for section in sorted(SECTIONS):
+            texts = dict(self._texts[section])
+            for key, record in diff.get(section, {}).items():
+                if record is None:
+                    texts.pop(key, None)
+                else:
+                    texts[key] = canonical(record)
+            entries = ", ".join(f"{canonical(key)}: {texts[key]}" for key in sorted(texts))
+            sections.append(f"{canonical(section)}: {{{entries}}}")
+        return hashlib.sha256(("{" + ", ".join(sections) + "}").encode()).hexdigest()
 
 
 def final_db_diff(environment: Environment, initial: Mapping[str, Mapping[str, Record]]) -> UpstreamDiff:

@@ -1,8 +1,5 @@
-"""τ²-bench's Task shape, and ToolScale task records that extend it.
-
-The models accept exactly upstream's fields (unknown ones are errors, so a format change is noticed)
-and remember which fields a file set, so `import` then `export` gives back the same JSON: fields that
-were absent stay absent and explicit nulls stay null. Field order follows upstream's files.
+"""τ²-bench task files: read upstream's tasks.json, import its tasks as ToolScale records (checking their
+actions against the domain's tools), and write records back in upstream's format.
 """
 
 from __future__ import annotations
@@ -10,88 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from toolscale.atomic import write_atomically
 from toolscale.engine.tools import compile_tools
 from toolscale.spec.models import DomainSpec
+from toolscale.tasks.upstream import TaskRecord, Tau2Task
 
 _Model = TypeVar("_Model", bound=BaseModel)
-
-
-class _Tau2(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StructuredUserInstructions(_Tau2):
-    task_instructions: str
-    domain: str
-    reason_for_call: str
-    known_info: str | None = None
-    unknown_info: str | None = None
-
-
-class UserScenario(_Tau2):
-    persona: str | None = None
-    instructions: StructuredUserInstructions | str
-
-
-class Description(_Tau2):
-    purpose: str | None = None
-    relevant_policies: str | None = None
-    notes: str | None = None
-
-
-class Action(_Tau2):
-    action_id: str
-    requestor: Literal["user", "assistant"] | None = None
-    name: str
-    arguments: dict[str, Any]
-    info: str | None = None
-    compare_args: list[str] | None = None
-
-
-class EvaluationCriteria(_Tau2):
-    actions: list[Action] | None = None
-    env_assertions: list[dict[str, Any]] | None = None
-    communicate_info: list[str] | None = None
-    nl_assertions: list[str] | None = None
-    reward_basis: list[str] = ["DB", "COMMUNICATE"]
-
-
-class Tau2Task(_Tau2):
-    """One task of a τ²-bench `tasks.json`."""
-
-    id: str
-    description: Description | None = None
-    user_scenario: UserScenario
-    ticket: str | None = None
-    initial_state: dict[str, Any] | None = None
-    evaluation_criteria: EvaluationCriteria | None = None
-    issues: list[dict[str, Any]] | None = None
-
-    def to_upstream(self) -> dict[str, Any]:
-        """The task as upstream writes it: only the fields that were set."""
-        data: dict[str, Any] = self.model_dump(mode="json", exclude_unset=True)
-        return data
-
-    @property
-    def actions(self) -> list[Action]:
-        return list(self.evaluation_criteria.actions or []) if self.evaluation_criteria else []
-
-
-class TaskRecord(Tau2Task):
-    """A task of a ToolScale domain: the τ² task extended with the domain it runs in (and, in
-    `toolscale.tasks.record`, everything synthesis knows about it)."""
-
-    domain: str
-
-    def to_upstream(self) -> dict[str, Any]:
-        """Upstream's fields only: the extensions stay behind."""
-        return {key: value for key, value in super().to_upstream().items() if key in Tau2Task.model_fields}
 
 
 class TaskFileError(ValueError):
@@ -106,28 +32,10 @@ def read_tau2_tasks(path: Path) -> list[Tau2Task]:
         raise TaskFileError(f"{path}: cannot read tasks: {error}") from error
     if not isinstance(data, list):
         raise TaskFileError(f"{path}: expected a JSON array of tasks, found {type(data).__name__}")
-    return [_validate(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
+    return [validated(Tau2Task, item, f"{path}: task [{index}]") for index, item in enumerate(data)]
 
 
-def read_task_records(path: Path) -> list[TaskRecord]:
-    """ToolScale task records from a JSONL file."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise TaskFileError(f"{path}: cannot read task records: {error.strerror}") from error
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TaskFileError(f"{path}: line {number}: not JSON: {error}") from error
-        records.append(_validate(TaskRecord, item, f"{path}: line {number}"))
-    return records
-
-
-def _validate(model: type[_Model], item: Any, where: str) -> _Model:
+def validated(model: type[_Model], item: Any, where: str) -> _Model:
     try:
         return model.model_validate(item)
     except pydantic.ValidationError as error:

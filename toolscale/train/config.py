@@ -117,13 +117,25 @@ class ExpertModel(_Strict):
 class ExpertsConfig(_Strict):
     models: dict[str, ExpertModel] = Field(
         default={
+            # Every model of catalog/models.yaml: the stronger a model, the likelier its advice is right.
             "gpt-5": ExpertModel(quality=0.95),
-            "claude-opus-4": ExpertModel(quality=0.95),
+            "gpt-5-mini": ExpertModel(quality=0.8),
+            "gpt-5-nano": ExpertModel(quality=0.6),
+            "gpt-4.1": ExpertModel(quality=0.85),
+            "gpt-4.1-mini": ExpertModel(quality=0.7),
+            "claude-opus-4.1": ExpertModel(quality=0.95),
+            "claude-sonnet-4.5": ExpertModel(quality=0.9),
+            "claude-haiku-4.5": ExpertModel(quality=0.75),
+            "gemini-2.5-pro": ExpertModel(quality=0.92),
+            "gemini-2.5-flash": ExpertModel(quality=0.8),
+            "gemini-2.5-flash-lite": ExpertModel(quality=0.6),
             "deepseek-r1": ExpertModel(quality=0.85),
+            "deepseek-v3": ExpertModel(quality=0.8),
             "qwen3-32b": ExpertModel(quality=0.8),
             "llama-3.3-70b": ExpertModel(quality=0.75),
-            "gpt-5-mini": ExpertModel(quality=0.75),
             "qwen2.5-math-72b": ExpertModel(quality=0.5),
+            "qwen2.5-math-7b": ExpertModel(quality=0.4),
+            "qwen2.5-coder-32b": ExpertModel(quality=0.5),
         },
         description="Concrete models by the name a task's pricing gives them; unlisted models are simulated at "
         "`default_quality`.",

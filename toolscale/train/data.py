@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from toolscale.data.load import load_tasks
 from toolscale.data.schema import TASK_SCHEMA, row_to_task, task_to_row
-from toolscale.spec.loader import domain_dir
+from toolscale.domain.loader import domain_dir
+from toolscale.tasks.catalog import load_catalog
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import DataConfig
 
@@ -45,11 +46,18 @@ def request(task: ToolScaleTask) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _good_at(model: str) -> str:
+    """What the catalog says a model is good at, for the menu; nothing for a model it does not list."""
+    listed = load_catalog().model(model)
+    return "" if listed is None else "; good at " + ", ".join(listed.strengths)
+
+
 def pricing(task: ToolScaleTask) -> str:
     """The task's expert menu: the policy must read the prices, not memorize them (DESIGN.md, Reward)."""
     lines = [
         f"- {alias}: {price.model}, ${price.input_price_per_million:g} per million input tokens, "
         f"${price.output_price_per_million:g} per million output tokens, about {price.seconds_per_call:g} s per call"
+        + _good_at(price.model)
         for alias, price in task.pricing.experts.items()
     ]
     return (

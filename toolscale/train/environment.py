@@ -79,7 +79,8 @@ class Episode:
 
     @property
     def final_hash(self) -> str:
-        return self.environment.state_hash()
+        """The state the episode reached, ids it generated named by content (what the outcome compares)."""
+        return self.environment.outcome_hash()
 
 
 class ToolScaleEnvironment:

@@ -3,9 +3,12 @@
 For the G rollouts of one task each rollout has features: calls per expert alias, accuracy (the
 outcome, 0/1), -cost and -latency. Each feature is min-max normalized within the group; a feature
 with max = min is skipped (it adds nothing, to anyone). A rollout's reward is Σ P_f · norm_f when
-its outcome is correct, and 0 otherwise. The outcome is correct when the final database state hash
-equals the task's expected final hash and every communicate_info string was told to the user (in
-some assistant message, compared as τ²-bench does: case-insensitive, commas ignored).
+its outcome is correct, and 0 otherwise. The outcome is correct when the episode's final state equals
+the task's expected one with ids generated during the episode named by content (so any order of
+independent writes that writes the same rows passes: `toolscale.engine.outcome`) and every
+communicate_info string was told to the user in some assistant message, found by the same rule the
+verifier's weak_communicate check uses (`toolscale.tasks.communicate`: case-insensitive, commas
+ignored, numbers by value and other values as whole tokens).
 The advantage (group z-score, clipped) is the trainer's; see `toolscale.train.trainer`.
 """
 
@@ -17,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from toolscale.tasks.communicate import told
 from toolscale.tasks.preference import Preference
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.environment import Episode, ToolScaleEnvironment, episode_of
@@ -58,20 +62,11 @@ def weights_of(preference: Preference) -> dict[str, float]:
     return {"accuracy": preference.accuracy, "cost": preference.cost, "latency": preference.latency, **preference.aliases}
 
 
-def _normalized(text: str) -> str:
-    return text.lower().replace(",", "")
-
-
-def told(info: Sequence[str], replies: Sequence[str]) -> bool:
-    """Every string was said in some reply (τ²-bench's communicate check)."""
-    said = [_normalized(reply) for reply in replies]
-    return all(any(_normalized(item) in reply for reply in said) for item in info)
-
-
 def outcome(task: ToolScaleTask, final_hash: str, replies: Sequence[str]) -> bool:
+    """`final_hash`: the episode's outcome hash (`Episode.final_hash`, generated ids named by content)."""
     criteria = task.evaluation_criteria
     info = (criteria.communicate_info or []) if criteria is not None else []
-    return final_hash == task.verification.expected_final_hash and told(info, replies)
+    return final_hash == task.verification.expected_outcome_hash and told(info, replies)
 
 
 def rollout(

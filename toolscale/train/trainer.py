@@ -19,7 +19,7 @@ from accelerate.utils import gather_object  # type: ignore[import-untyped]
 from trl.trainer.grpo_config import GRPOConfig
 from trl.trainer.grpo_trainer import GRPOTrainer
 
-from toolscale.spec.loader import domain_names, load_domain
+from toolscale.domain.loader import domain_names, load_domain
 from toolscale.spec.models import DomainSpec
 from toolscale.train.config import TrainConfig
 from toolscale.train.data import task_from_row, training_rows

@@ -8,11 +8,12 @@ from pathlib import Path
 import pydantic
 import yaml
 
-from toolscale.spec.checks import check_spec
+from toolscale.domain.checks import check_spec
+from toolscale.resources import data_dir
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec
 
-DOMAINS_DIR = Path(__file__).resolve().parents[2] / "domains"
+DOMAINS_DIR = data_dir("domains")
 SPEC_FILE = "domain.yaml"
 
 

@@ -17,12 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from toolscale.domain.population import check_population
 from toolscale.engine.authorizer import ACTION_NAMES, FORBIDDEN_FUNCTIONS, JSON_TABLE_FUNCTIONS
 from toolscale.engine.functions import register_functions
 from toolscale.engine.schema import metadata_for
 from toolscale.engine.tools import column_types_by_name
 from toolscale.spec.models import Column, DomainSpec, Result, Table, Tool
-from toolscale.spec.population import check_population
 
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str]
@@ -146,6 +146,10 @@ def check_spec(spec: DomainSpec) -> list[Problem]:
         types_by_name = column_types_by_name(spec)
         for index, tool in enumerate(spec.tools):
             problems += _check_tool(compiler, spec, tool, ("tools", index), types_by_name)
+        for index, invariant in enumerate(spec.invariants):
+            compiled = compiler.compile(invariant.query)
+            where: Location = ("invariants", index, "query")
+            problems += _statement_problems(compiled, where, "query", set(CLOCK_PARAMETERS), compiler.tables)
     finally:
         compiler.close()
     return problems
@@ -160,6 +164,8 @@ def _check_names(spec: DomainSpec) -> Iterator[Problem]:
         yield ("tables",), f"table {name!r} is declared more than once"
     for name in _duplicates([tool.name for tool in spec.tools]):
         yield ("tools",), f"tool {name!r} is declared more than once"
+    for name in _duplicates([invariant.name for invariant in spec.invariants]):
+        yield ("invariants",), f"invariant {name!r} is declared more than once"
     check_names = [check.name for table in spec.tables for check in table.checks]
     for name in _duplicates(check_names):
         yield ("tables",), f"check {name!r} is declared more than once (check names are unique per domain)"

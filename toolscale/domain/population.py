@@ -25,14 +25,10 @@ from toolscale.spec.generators import (
     RealGenerator,
     ReferenceGenerator,
 )
-from toolscale.spec.models import Column, ColumnType, DomainSpec, Table
+from toolscale.spec.models import Column, ColumnType, DomainSpec, Table, is_populated
 
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str]
-
-
-def is_populated(spec: DomainSpec) -> bool:
-    return any(column.generator is not None for table in spec.tables for column in table.columns)
 
 
 def fits_type(column_type: ColumnType, value: object) -> bool:

@@ -1,0 +1,215 @@
+"""The `ambiguous_target` check: a write whose target row the scenario does not pin down.
+
+A write's argument that is the key of a row, that the scenario does not spell out and that no lookup of
+the grammar decides (a lookup picks its row by the read's order: "the first train", "the cheapest hotel"),
+names a row the user describes in words and the agent finds in a read's output. Another row is a rival when the agent
+saw its key in the same place (under the same output key of a read the gold actions made) and nothing
+the agent can see tells the two apart by what the user says: wherever their views differ (a view is
+every object of the reads' outputs that holds the key, plus what the domain's reads by that key
+return), the field is neither one the grammar's mention of the table names nor a value the scenario
+says. If the gold actions with the rival put in the target's place all succeed and end in another
+outcome, a careful agent could have done either: the task is ambiguous. Generic: it needs only the
+spec's tools, the grammar's mentions and the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from toolscale.engine.database import DomainDatabase
+from toolscale.engine.environment import Environment
+from toolscale.tasks.communicate import found, normalized
+from toolscale.tasks.grammar import TaskGrammar, phrasings, template_fields
+
+
+class Call(Protocol):
+    """A gold action (`toolscale.tasks.verify.Action`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def arguments(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class GrammarWords:
+    """What a task grammar says about how rows are named: per table, the columns its mention names
+    ("{kind} account ending {number_last4}"), and the (write tool, parameter) pairs a lookup decides."""
+
+    mentions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    looked_up: frozenset[tuple[str, str]] = frozenset()
+
+
+def grammar_words(grammar: TaskGrammar) -> GrammarWords:
+    return GrammarWords(
+        mentions={
+            table: frozenset(name for phrase in phrasings(mention) for name in template_fields(phrase))
+            for table, mention in grammar.mentions.items()
+        },
+        looked_up=frozenset((goal.tool, name) for goal in grammar.goals for lookup in goal.lookups for name in lookup.bind),
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the check needs of the verifier: the database, a read-only episode on its initial state,
+    every key of the initial state with its table, and the grammar's words."""
+
+    database: DomainDatabase
+    initial: Environment
+    keys: Mapping[str, str]
+    words: GrammarWords
+    caller_table: str
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    action_index: int
+    detail: str
+
+
+def ambiguous_target(
+    context: Context, actions: Sequence[Call], outputs: Sequence[Any], scenario_text: str, outcome: str
+) -> Ambiguity | None:
+    """The first write whose target has a rival (see the module's docstring), given the gold actions, the
+    outputs they saw, the scenario and the outcome hash they reach."""
+    seen = _Outputs(outputs)
+    places = seen.places
+    scenario = normalized(scenario_text)
+    tools = context.database.tools
+    for index, action in enumerate(actions):
+        if not tools[action.name].writes:
+            continue
+        for parameter, value in action.arguments.items():
+            table = context.keys.get(value) if isinstance(value, str) else None
+            if table is None or table == context.caller_table or (action.name, parameter) in context.words.looked_up:
+                continue  # not a row's key, the caller's own, or picked by a read's order: not named in words
+            if found(value, scenario):
+                continue  # said by the user
+            rivals = sorted(
+                other
+                for other, where in places.items()
+                if other != value and context.keys.get(other) == table and where & places.get(value, set())
+            )
+            for rival in rivals:
+                if _told_apart(context, scenario, table, action, parameter, value, rival, seen):
+                    continue
+                if _reaches_elsewhere(context, actions, value, rival, outcome):
+                    detail = f"{action.name}.{parameter} = {value!r}: the scenario fits {rival!r} as well, which ends elsewhere"
+                    return Ambiguity(index, detail)
+    return None
+
+
+class _Outputs:
+    """The objects of the gold actions' outputs, indexed by the scalars they hold (read once per candidate)."""
+
+    def __init__(self, outputs: Sequence[Any]) -> None:
+        self.places: dict[Any, set[str]] = {}  # each str/int scalar held under an object key, with those keys
+        self._holding: dict[Any, list[dict[str, Any]]] = {}
+        for item in _objects(outputs):
+            for key, cell in item.items():
+                if isinstance(cell, str | int) and not isinstance(cell, bool):
+                    self.places.setdefault(cell, set()).add(key)
+                    self._holding.setdefault(cell, []).append(item)
+
+    def view(self, value: Any, extra: Sequence[Any] = ()) -> dict[str, Any]:
+        """Every field of the objects holding `value` (and of `extra` outputs): what the agent sees of its row."""
+        view: dict[str, Any] = {}
+        holding = [*self._holding.get(value, ()), *(item for item in _objects(extra) if _holds(item, value))]
+        for item in holding:
+            for key, cell in item.items():
+                view.setdefault(key, cell)
+        return view
+
+
+def _holds(item: Mapping[str, Any], value: Any) -> bool:
+    return any(cell == value and type(cell) is type(value) for cell in item.values())
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            yield item
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+
+
+def _told_apart(
+    context: Context,
+    scenario: str,
+    table: str,
+    action: Call,
+    parameter: str,
+    value: str,
+    rival: str,
+    seen: _Outputs,
+) -> bool:
+    """Whether something the agent can see and the user says separates the target from the rival.
+
+    The trace's views first; only if they do not separate them, also what the reads by key return.
+    """
+    if _differ_in_words(context, scenario, table, seen.view(value), seen.view(rival)):
+        return True
+    mine, theirs = (_detail_reads(context, action, parameter, key) for key in (value, rival))
+    return _differ_in_words(context, scenario, table, seen.view(value, mine), seen.view(rival, theirs))
+
+
+def _differ_in_words(context: Context, scenario: str, table: str, target: Mapping[str, Any], rival: Mapping[str, Any]) -> bool:
+    named = context.words.mentions.get(table, frozenset())
+    for key in target.keys() & rival.keys():
+        mine, theirs = target[key], rival[key]
+        if mine == theirs or isinstance(mine, dict | list):
+            continue
+        if key in named or (mine is not None and found(str(mine), scenario)):
+            return True
+    return False
+
+
+def _detail_reads(context: Context, action: Call, parameter: str, key: str) -> list[Any]:
+    """Outputs of the reads that take the target's key (matched by name) and otherwise only the write's arguments."""
+    found_outputs: list[Any] = []
+    for tool in context.database.tools.values():
+        required = list(tool.spec.parameters.required)
+        if tool.writes or not any(_names_match(parameter, name) for name in required):
+            continue
+        arguments = {}
+        for name in required:
+            if _names_match(parameter, name):
+                arguments[name] = key
+            elif name in action.arguments:
+                arguments[name] = action.arguments[name]
+            else:
+                break
+        else:
+            observation = context.initial.call(tool.name, arguments)
+            if observation.ok:
+                found_outputs.append(observation.output)
+    return found_outputs
+
+
+def _names_match(parameter: str, name: str) -> bool:
+    return parameter == name or parameter.endswith("_" + name)
+
+
+def _reaches_elsewhere(context: Context, actions: Sequence[Call], value: str, rival: str, outcome: str) -> bool:
+    """The gold actions with `rival` wherever `value` was all succeed and end in another outcome."""
+    with context.database.fork() as env:
+        for action in actions:
+            if not env.call(action.name, _replaced(dict(action.arguments), value, rival)).ok:
+                return False
+        return env.outcome_hash() != outcome
+
+
+def _replaced(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, Mapping):
+        return {key: _replaced(item, old, new) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replaced(item, old, new) for item in value]
+    return value
