@@ -16,10 +16,11 @@ LAYERS: list[set[str]] = [
     {"spec"},
     {"engine"},
     {"populate"},
-    {"domain"},
+    {"domain", "settings"},
     {"tasks"},
     {"data", "examples", "schemas"},
     {"tau2", "pipeline", "train"},
+    {"eval"},
     {"commands"},
     {"cli"},
 ]
