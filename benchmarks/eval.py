@@ -1,7 +1,7 @@
 """`toolscale eval` with the endpoint policy: the environment's and scoring's share of the eval's wall time.
 
 A real OpenAI-compatible server (llama.cpp's, `make llm-server`, SmolLM2-135M) answers on loopback; the
-eval runs eight bank tasks one at a time. Environment and scoring time is each task's wall time less the
+eval runs four bank tasks one at a time. Environment and scoring time is each task's wall time less the
 time its requests took: resetting the episode (a fork of the cached database), every tool call through
 the engine, the outcome, the group reward and the result and trajectory records. Target: under 2%.
 """
@@ -20,7 +20,7 @@ from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import synthesize_domain
 
-TASKS = 8
+TASKS = 4
 TARGET_SHARE = 0.02
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         source.write_text("".join(task.model_dump_json() + "\n" for task in tasks), encoding="utf-8")
         policy = {"kind": "endpoint", "base_url": base_url, "model": MODEL_ALIAS, "max_tokens": 64, "concurrency": 1}
         config = EvalConfig.model_validate(
-            {"data": {"source": str(source), "streaming": False}, "policies": {"smollm2": policy}, "max_turns": 4}
+            {"data": {"source": str(source), "streaming": False}, "policies": {"smollm2": policy}, "max_turns": 3}
         )
         run = evaluate(config, Path(directory) / "eval")
     share = run.environment_seconds / run.unit_seconds
