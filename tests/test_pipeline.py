@@ -258,11 +258,21 @@ def test_complete_means_verified_a_damaged_database_is_rebuilt(
     assert dataset_files(output) == dataset_files(finished[0])
 
 
-def test_a_stray_shard_is_reported_and_kept(finished: tuple[Path, RunSummary], tmp_path: Path) -> None:
+def test_a_damaged_card_or_stats_file_is_written_again(finished: tuple[Path, RunSummary], tmp_path: Path) -> None:
     output, config = _copy_of(finished, tmp_path)
-    stray = output / "data" / "bank" / "train-00000-of-00009.parquet"
+    (output / "README.md").unlink()
+    (output / "stats.json").write_text("{}", encoding="utf-8")
+    (output / "stats" / "funnel.png").write_bytes(b"")
+    run_pipeline(load_run_config(config), progress=False)
+    assert dataset_files(output) == dataset_files(finished[0])
+
+
+@pytest.mark.parametrize("planted", ["data/bank/train-00000-of-00009.parquet", "stats/notes.json"])
+def test_a_stray_published_file_is_reported_and_kept(finished: tuple[Path, RunSummary], tmp_path: Path, planted: str) -> None:
+    output, config = _copy_of(finished, tmp_path)
+    stray = output / planted
     stray.write_bytes(next((output / "data" / "bank").glob("train-*.parquet")).read_bytes())
-    with pytest.raises(PipelineError, match=r"data/bank/train-00000-of-00009.parquet: not written by this pipeline"):
+    with pytest.raises(PipelineError, match=rf"{planted}: not written by this pipeline"):
         run_pipeline(load_run_config(config), progress=False)
     assert stray.exists()  # reported, not deleted: it is not the pipeline's to delete
 

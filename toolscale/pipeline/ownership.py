@@ -58,12 +58,18 @@ def recorded_files(manifest: Manifest) -> set[str]:
     return files
 
 
+# Written by every run from the manifest alone (so a damaged one is simply written again), never recorded.
+SUMMARY_FILES = frozenset({"README.md", "stats.json", "stats/funnel.png"})
+# What `toolscale push` publishes from stats/ besides: a stray file of these kinds would go to the Hub.
+PUBLISHED_STATS = (".json", ".png")
+
+
 def strangers(out: Path, manifest: Manifest, domains: list[str]) -> list[str]:
-    """Files in the published folders (data/<domain>/, rejected/) that no run recorded: a reader of
-    the dataset would load them with it."""
-    recorded = recorded_files(manifest)
+    """Files in the published folders (data/<domain>/, rejected/, stats/) that no run recorded: a reader
+    of the dataset would load them with it, or a push would publish them."""
+    recorded = recorded_files(manifest) | SUMMARY_FILES
     folders = [out / "rejected", *(out / "data" / domain for domain in domains)]
-    found = [
-        str(path.relative_to(out)) for folder in folders if folder.is_dir() for path in sorted(folder.iterdir()) if path.is_file()
-    ]
-    return [relative for relative in found if relative not in recorded]
+    found = [path for folder in folders if folder.is_dir() for path in sorted(folder.iterdir()) if path.is_file()]
+    if (out / "stats").is_dir():
+        found += [path for path in sorted((out / "stats").iterdir()) if path.is_file() and path.suffix in PUBLISHED_STATS]
+    return [relative for relative in (str(path.relative_to(out)) for path in found) if relative not in recorded]
