@@ -75,8 +75,7 @@ def ambiguous_target(
 ) -> Ambiguity | None:
     """The first write whose target has a rival (see the module's docstring), given the gold actions, the
     outputs they saw, the scenario and the outcome hash they reach."""
-    seen = _Outputs(outputs)
-    places = seen.places
+    seen: _Outputs | None = None  # indexed only when some write argument needs it (most tasks need none)
     scenario = normalized(scenario_text)
     tools = context.database.tools
     for index, action in enumerate(actions):
@@ -88,10 +87,10 @@ def ambiguous_target(
                 continue  # not a row's key, the caller's own, or picked by a read's order: not named in words
             if found(value, scenario):
                 continue  # said by the user
+            seen = seen or _Outputs(outputs, context.keys)
+            where_seen = seen.places.get(value, set())
             rivals = sorted(
-                other
-                for other, where in places.items()
-                if other != value and context.keys.get(other) == table and where & places.get(value, set())
+                other for other in seen.keys_of(table, context.keys) if other != value and seen.places[other] & where_seen
             )
             for rival in rivals:
                 if _told_apart(context, scenario, table, action, parameter, value, rival, seen):
@@ -103,24 +102,36 @@ def ambiguous_target(
 
 
 class _Outputs:
-    """The objects of the gold actions' outputs, indexed by the scalars they hold (read once per candidate)."""
+    """The objects of the gold actions' outputs, indexed by the row keys they hold (read once per candidate)."""
 
-    def __init__(self, outputs: Sequence[Any]) -> None:
-        self.places: dict[Any, set[str]] = {}  # each str/int scalar held under an object key, with those keys
+    def __init__(self, outputs: Sequence[Any], row_keys: Mapping[str, str]) -> None:
+        self.places: dict[Any, set[str]] = {}  # each row key seen under an object key, with those keys
         self._holding: dict[Any, list[dict[str, Any]]] = {}
+        self._keys: dict[str, list[Any]] = {}  # table -> the scalars seen that are keys of its rows
+        self._views: dict[Any, dict[str, Any]] = {}
         for item in _objects(outputs):
             for key, cell in item.items():
-                if isinstance(cell, str | int) and not isinstance(cell, bool):
+                if isinstance(cell, str) and cell in row_keys:  # only keys can be targets or rivals
                     self.places.setdefault(cell, set()).add(key)
                     self._holding.setdefault(cell, []).append(item)
 
+    def keys_of(self, table: str, keys: Mapping[str, str]) -> list[Any]:
+        """The scalars seen that are keys of `table`'s rows (made once per table)."""
+        if table not in self._keys:
+            self._keys[table] = [cell for cell in self.places if keys[cell] == table]
+        return self._keys[table]
+
     def view(self, value: Any, extra: Sequence[Any] = ()) -> dict[str, Any]:
         """Every field of the objects holding `value` (and of `extra` outputs): what the agent sees of its row."""
+        if not extra and value in self._views:
+            return self._views[value]
         view: dict[str, Any] = {}
         holding = [*self._holding.get(value, ()), *(item for item in _objects(extra) if _holds(item, value))]
         for item in holding:
             for key, cell in item.items():
                 view.setdefault(key, cell)
+        if not extra:
+            self._views[value] = view
         return view
 
 
