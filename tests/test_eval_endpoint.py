@@ -8,13 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from tests.eval_output import write_output
+from tests.stand_in_server import JsonHandler, serving
 from toolscale.eval.config import EvalConfig
 from toolscale.eval.runner import evaluate
 
@@ -36,7 +36,7 @@ MALFORMED_CALL = {
 }
 
 
-class Script(BaseHTTPRequestHandler):
+class Script(JsonHandler):
     """Answers each request with the next step of `steps`: an HTTP status, "slow" (past the client's timeout), or a
     completion message. Once the steps are spent it always answers `after`."""
 
@@ -45,8 +45,8 @@ class Script(BaseHTTPRequestHandler):
     requests: ClassVar[list[dict[str, Any]]] = []
     lock = threading.Lock()
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches POST to
+        body = self.read_json()
         with self.lock:
             self.requests.append(body)
             step = self.steps.pop(0) if self.steps else self.after
@@ -54,29 +54,17 @@ class Script(BaseHTTPRequestHandler):
             time.sleep(1.0)
             step = self.after
         if isinstance(step, int):
-            data = json.dumps({"error": {"message": f"status {step}", "type": "stand_in"}}).encode()
-            self.send_response(step)
-            self.send_header("retry-after-ms", "10")  # the client honours it: retries stay quick
+            error = {"error": {"message": f"status {step}", "type": "stand_in"}}
+            self.reply_json(step, error, {"retry-after-ms": "10"})  # the client honours it: retries stay quick
         else:
-            data = json.dumps(completion(step)).encode()
-            self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+            self.reply_json(200, completion(step))
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Script)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     Script.steps, Script.requests, Script.after = [], [], {"content": "I could not finish."}
-    yield f"http://127.0.0.1:{httpd.server_port}/v1"
-    httpd.shutdown()
+    with serving(Script) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")

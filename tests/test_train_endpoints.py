@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
 import pytest
 
+from tests.stand_in_server import JsonHandler, serving
 from tests.train_tasks import one_write_task
 from toolscale.data.schema import task_to_row
 from toolscale.domain.loader import load_domain
@@ -18,35 +16,24 @@ from toolscale.train.environment import environment_class, episode_of
 from toolscale.train.experts import ExpertRouter
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     requests: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches POST to
+        body = self.read_json()
         self.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
         reply = {
             "choices": [{"message": {"content": f"answer from {body['model']}"}}],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 500},
         }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.reply_json(200, reply)
 
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Handler.requests = []
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+    with serving(_Handler) as base_url:
+        yield base_url
 
 
 def test_a_served_expert_is_asked_and_billed_from_the_reported_usage(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
