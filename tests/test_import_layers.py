@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "toolscale"
 LAYERS: list[set[str]] = [
     {"atomic", "errors", "resources", "strict", "yamlfile"},
     {"spec"},
-    {"engine", "settings"},
+    {"engine", "llm", "settings"},
     {"populate"},
     {"domain"},
     {"tasks"},
