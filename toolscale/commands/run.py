@@ -17,6 +17,9 @@ def run_run(
     config: Annotated[Path, typer.Argument(help="A run config, e.g. pipelines/default.yaml.")],
     domain: Annotated[list[str] | None, typer.Option(help="Only this domain of the config (repeatable).")] = None,
     output_dir: Annotated[Path | None, typer.Option(help="Override the config's output_dir.")] = None,
+    llm_base_url: Annotated[
+        str | None, typer.Option(help="Override the config's llm.base_url (a server started for this run).")
+    ] = None,
     ray_address: Annotated[str | None, typer.Option(help="A Ray cluster's address; default: a local Ray for this run.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="CPUs of the local Ray (default: all).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -27,6 +30,8 @@ def run_run(
         run_config = load_run_config(config)
         if output_dir is not None:
             run_config = run_config.model_copy(update={"output_dir": output_dir})
+        if llm_base_url is not None:
+            run_config = run_config.model_copy(update={"llm": run_config.llm.model_copy(update={"base_url": llm_base_url})})
         summary = run_pipeline(run_config, only=domain, address=ray_address, workers=workers, progress=progress)
     except (ConfigError, ManifestError, PipelineError, StageError) as error:
         typer.echo(str(error), err=True)
@@ -42,6 +47,11 @@ def run_run(
         )
     else:
         typer.echo(f"{out}: already complete ({total:,} tasks in {len(summary.tasks)} domains); nothing to do")
+    for stage, usage in summary.llm.items():
+        typer.echo(
+            f"  llm {stage}: {usage.requests:,} requests sent, {usage.cache_hits:,} answered from the cache, "
+            f"{usage.failures:,} failed, {usage.input_tokens:,} + {usage.output_tokens:,} tokens, ${usage.cost_usd:.4f}"
+        )
     for name, reason in summary.failed.items():
         typer.echo(f"{name}: {reason}", err=True)
     if summary.failed:

@@ -50,11 +50,13 @@ def dataset_card(
     content: str,
     figures: Mapping[str, Mapping[str, Any]],
     review: Mapping[str, int] | None = None,
+    written: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """`counts`: kept tasks per domain and split; `rejected`: rejected candidates per domain; `funnels`: candidates
     per domain at each of the `stages`; `content`: a digest of every exported file; `figures`: per domain,
     `toolscale.data.figures.domain_figures` (a domain exported before figures existed has none); `review`:
-    reviewed, approved and flagged task counts of the reviewers' labels."""
+    reviewed, approved and flagged task counts of the reviewers' labels; `written`: per domain whose tasks a
+    model wrote, its stats' `llm` and `proposals` (`toolscale.pipeline.stages.export_stage`)."""
     domains = sorted(counts)
     splits = _split_order(counts)
     header = {
@@ -109,6 +111,8 @@ def dataset_card(
         "|---|" + "---:|" * (3 + len(KINDS)),
     ]
     lines += [_figures_row(d, figures[d]) for d in sorted(figures) if figures[d]]
+    if written:
+        lines += _written_section(written)
     if review and review.get("reviewed"):
         lines += [
             "",
@@ -118,6 +122,36 @@ def dataset_card(
             "Flagged tasks are left out of the data and counted as `reviewer_flagged` in the funnel.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _written_section(written: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What a model wrote: its answers' usage and cost per stage, and how its proposed tasks fared."""
+    lines = [
+        "",
+        "## Written by a model",
+        "",
+        "Kept grammar tasks have their scenario rewritten in a caller's voice (stage `rewrite`), and a share of the "
+        "candidates is proposed whole, gold actions included (stage `propose`); both are verified like every task. "
+        "Requests count repairs; cost is at the catalog's list prices of `priced as` (a model it does not list costs 0).",
+        "",
+        "| domain | backend | model | priced as | stage | requests | failures | tokens in | tokens out | cost (USD) |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for domain in sorted(written):
+        llm = written[domain]["llm"]
+        priced = llm["priced_as"] or "unpriced"
+        for stage, usage in llm["stages"].items():
+            lines.append(
+                f"| {domain} | {llm['backend']} | {llm['model']} | {priced} | {stage} | {usage['requests']:,} | "
+                f"{usage['failures']:,} | {usage['input_tokens']:,} | {usage['output_tokens']:,} | {usage['cost_usd']:.4f} |"
+            )
+    lines += ["", "Proposed tasks: kept, and rejected by the first check each failed.", ""]
+    lines += ["| domain | proposed | kept | rejected by reason |", "|---|---:|---:|---|"]
+    for domain in sorted(written):
+        proposals = written[domain]["proposals"]
+        reasons = ", ".join(f"{check} {count:,}" for check, count in proposals["rejected"].items()) or "none"
+        lines.append(f"| {domain} | {proposals['proposed']:,} | {proposals['kept']:,} | {reasons} |")
+    return lines
 
 
 def _figures_row(name: str, figures: Mapping[str, Any]) -> str:

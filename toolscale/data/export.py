@@ -41,12 +41,21 @@ def split_of(task_id: str, splits: Mapping[str, float]) -> str:
     return names[-1]  # shares summing to 1 within rounding
 
 
-def parquet_bytes(tasks: Sequence[ToolScaleTask]) -> bytes:
-    """One Parquet file of records; same records, same bytes."""
+def parquet_bytes(tasks: Sequence[ToolScaleTask], metadata: Mapping[str, str] | None = None) -> bytes:
+    """One Parquet file of records; same records, same bytes. `metadata`: key-value pairs the file
+    carries besides its rows (a pipeline unit's LLM usage)."""
     table = pa.Table.from_pylist([task_to_row(task) for task in tasks], schema=TASK_SCHEMA)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     return buffer.getvalue()
+
+
+def parquet_metadata(path: Path, key: str) -> str | None:
+    """The value `parquet_bytes` stored under `key`, if any."""
+    value = (pq.read_schema(path).metadata or {}).get(key.encode("utf-8"))
+    return None if value is None else value.decode("utf-8")
 
 
 def read_parquet_tasks(data: bytes | Path) -> list[ToolScaleTask]:

@@ -34,6 +34,11 @@ class LLMConfig(StrictModel):
     max_repairs: Annotated[int, Field(strict=True, ge=0, le=10)] = Field(
         default=2, description="Times an answer that fails its schema is asked again, with the validation error."
     )
+    schema_format: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description="How a request's schema is sent: response_format json_schema (OpenAI, vLLM) or json_object with "
+        "the schema beside it (llama-cpp-python's server, which refuses json_schema).",
+    )
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     max_tokens: Annotated[int, Field(strict=True, ge=1, le=131072)] = 1024
 

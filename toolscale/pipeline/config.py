@@ -12,8 +12,10 @@ from pydantic import Field, model_validator
 
 from toolscale.domain.loader import domain_names
 from toolscale.errors import ToolScaleError
+from toolscale.llm.config import LLMConfig
 from toolscale.spec.errors import format_location
 from toolscale.strict import StrictModel
+from toolscale.tasks.catalog import load_catalog
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.yamlfile import load_yaml, read_yaml_text
 
@@ -45,6 +47,25 @@ class DomainRun(StrictModel):
         return name
 
 
+class PipelineLLM(LLMConfig):
+    """The `llm:` section: the backend (toolscale/llm/config.py) and what synthesis asks of a model."""
+
+    rewrite: bool = Field(
+        default=True, description="With a model: every kept grammar task's scenario is rewritten in a caller's voice."
+    )
+    proposed_share: Share = Field(
+        default=0.0, description="With a model: the share of candidates it proposes (gold actions too) instead of the grammar."
+    )
+
+    @model_validator(mode="after")
+    def _model_needed(self) -> PipelineLLM:
+        if self.backend == "template" and self.proposed_share > 0:
+            raise ValueError("proposed_share: needs a model (backend openai or vllm), not 'template'")
+        if self.price_as is not None and load_catalog().model(self.price_as) is None:
+            raise ValueError(f"price_as: {self.price_as!r} is not a model of the catalog (catalog/models.yaml)")
+        return self
+
+
 class RunConfig(StrictModel):
     name: str = Field(strict=True, min_length=1, description="The run's name, shown in the dataset card.")
     output_dir: Path = Field(default=Path("output"), description="Where shards, card, stats and the manifest go.")
@@ -57,7 +78,9 @@ class RunConfig(StrictModel):
         default=3.0, description="A domain fails when tasks x this many candidates did not give enough tasks."
     )
     synthesis: SynthesisConfig = Field(default=SynthesisConfig(), description="Writes mix, conditionals, pricing, preference.")
-    backend: Literal["template"] = Field(default="template", description="How scenarios are written; 'template' is offline.")
+    llm: PipelineLLM = Field(
+        default=PipelineLLM(), description="Who writes scenarios: the grammar's templates (offline, the default) or a model."
+    )
     unit_candidates: Annotated[Count, Field(le=1_000_000)] = Field(
         default=250, description="Candidates one Ray task synthesizes and verifies: the unit of work and of resuming."
     )

@@ -19,6 +19,9 @@ from toolscale.pipeline.manifest import MANIFEST_FILE, Manifest
 _OUR_NAMES = r"manifest\.json|README\.md|stats\.json|funnel\.png|[A-Za-z0-9_.-]+\.(json|sqlite|parquet)"
 _LEFTOVER = re.compile(rf"\.({_OUR_NAMES})\.[a-z0-9_]{{8}}\.tmp")
 UNIT_FILE = re.compile(r"unit-\d{5}\.parquet")
+# A model's cached answers (`toolscale.llm.cache`), at the top of the output folder: never published, kept
+# across runs so a rerun or a resumed run asks nothing again.
+LLM_CACHE_FILE = "llm-cache.sqlite"
 
 
 class OutputFolderError(ToolScaleError, ValueError):
@@ -33,7 +36,9 @@ def check_output_folder(out: Path) -> None:
         raise OutputFolderError(f"{out}: the output folder may not be the current folder or one above it; name one of its own")
     if resolved.exists() and not resolved.is_dir():
         raise OutputFolderError(f"{out}: the output folder is a file")
-    if resolved.is_dir() and not (resolved / MANIFEST_FILE).is_file() and any(resolved.iterdir()):
+    # A model's reply cache alone may seed a new folder: its answers are then not asked again.
+    others = [path for path in resolved.iterdir() if not path.name.startswith(LLM_CACHE_FILE)] if resolved.is_dir() else []
+    if not (resolved / MANIFEST_FILE).is_file() and others:
         raise OutputFolderError(
             f"{out}: holds files but no {MANIFEST_FILE}, so not a pipeline output folder; choose an empty or new folder"
         )

@@ -6,6 +6,7 @@ Layout of the output directory:
   stats/<domain>.json, stats.json, README.md     run stats and the dataset card
   databases/<domain>.sqlite                      the populated databases tasks run on
   work/<domain>/unit-0000k.parquet, manifest.json  finished units, for resuming
+  llm-cache.sqlite                               a model's answers, when one writes (resuming asks none again)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
@@ -24,7 +26,8 @@ from toolscale.data.labels import LABELS_FILE, LabelError, flagged_digest, flagg
 from toolscale.data.plots import funnel_png
 from toolscale.domain.loader import load_domain
 from toolscale.errors import ToolScaleError
-from toolscale.pipeline.config import DomainRun, RunConfig, fingerprint
+from toolscale.llm.types import StageUsage
+from toolscale.pipeline.config import DomainRun, PipelineLLM, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
 from toolscale.pipeline.manifest import (
     MANIFEST_FILE,
@@ -36,10 +39,11 @@ from toolscale.pipeline.manifest import (
     save_manifest,
     sha256_file,
 )
-from toolscale.pipeline.ownership import UNIT_FILE, check_output_folder, leftovers, strangers
-from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_stage
+from toolscale.pipeline.ownership import LLM_CACHE_FILE, UNIT_FILE, check_output_folder, leftovers, strangers
+from toolscale.pipeline.stages import DomainExport, export_stage, populate_stage, synthesis_inputs_digest, synthesize_unit
 from toolscale.populate.stage import default_size
-from toolscale.tasks.run import FUNNEL_STAGES
+from toolscale.tasks.prompting import llm_prompts_digest
+from toolscale.tasks.run import funnel_stages
 
 EXPECTED_KEPT_SHARE = 0.85  # plans units for this share of candidates kept; more units follow if short
 
@@ -56,6 +60,7 @@ class RunSummary:
     domains_exported: int = 0
     seconds: float = 0.0
     failed: dict[str, str] = field(default_factory=dict)
+    llm: dict[str, StageUsage] = field(default_factory=dict)  # per stage, what this run sent a model and found cached
 
     @property
     def did_work(self) -> bool:
@@ -101,7 +106,7 @@ class _Run:
             str(config.seed),
             synthesis_inputs_digest(run.name),
             config.synthesis.model_dump_json(),
-            config.backend,
+            _writer_fingerprint(config.llm),
             str(config.unit_candidates),
             version("toolscale"),
         )
@@ -176,6 +181,8 @@ class _Run:
             if not intact(self.unit_path(domain.name, unit), manifest.domains[domain.name].units.get(unit))
         ]
         size = self.config.unit_candidates
+        llm = self.config.llm if self.config.llm.backend != "template" else None
+        cache = str((self.out / LLM_CACHE_FILE).resolve()) if llm is not None else None
         calls = [
             (
                 domain.name,
@@ -185,17 +192,27 @@ class _Run:
                 self.config.seed,
                 unit * size,
                 size,
+                llm,
+                cache,
             )
             for domain, unit in units
         ]
         names = [f"{domain.name} unit {unit}" for domain, unit in units]
-        for position, data in self.executor.map(synthesize_stage, calls, description="synthesize", names=names):
+        for position, (data, sent) in self.executor.map(synthesize_unit, calls, description="synthesize", names=names):
             domain, unit = units[position]
+            self._count_llm(sent)
             path = self.unit_path(domain.name, unit)
             write_atomically(path, data)
             manifest.domains[domain.name].units[unit] = sha256_file(path) or ""
             save_manifest(self.manifest_path, manifest)
             self.summary.units_run += 1
+
+    def _count_llm(self, sent: dict[str, StageUsage]) -> None:
+        for stage, usage in sent.items():
+            before = self.summary.llm.get(stage, StageUsage())
+            self.summary.llm[stage] = StageUsage.model_validate(
+                {name: getattr(before, name) + getattr(usage, name) for name in StageUsage.model_fields}
+            )
 
     def _export(self, manifest: Manifest, domains: Sequence[_Domain]) -> list[_Domain]:
         """Exports every domain with enough tasks; returns those that need more units."""
@@ -210,6 +227,7 @@ class _Run:
                 self.config.shard_size,
                 self.config.max_near_duplicate_share,
                 domain.flagged,
+                self.config.llm,
             )
             for domain in domains
         ]
@@ -272,15 +290,17 @@ class _Run:
         exports = {name: state.export for name, state in sorted(manifest.domains.items()) if state.export is not None}
         self.summary.tasks = {name: sum(export.counts.values()) for name, export in exports.items()}
         funnels = {name: export.stats["funnel"] for name, export in exports.items()}
+        stages = funnel_stages(any("llm" in export.stats for export in exports.values()))
         card = dataset_card(
             self.config.name,
             counts={name: export.counts for name, export in exports.items()},
             rejected={name: export.rejected for name, export in exports.items()},
             funnels=funnels,
-            stages=FUNNEL_STAGES,
+            stages=stages,
             review=review_counts(self.labels),
             content=fingerprint(*(f"{path}={digest}" for export in exports.values() for path, digest in export.files.items())),
             figures={name: export.stats.get("figures", {}) for name, export in exports.items()},
+            written={name: export.stats for name, export in exports.items() if "llm" in export.stats},
         )
         stats = {
             "run": self.config.name,
@@ -291,15 +311,41 @@ class _Run:
                 name: {"tasks": export.counts, "rejected": export.rejected, **export.stats} for name, export in exports.items()
             },
         }
+        written = [export.stats["llm"] for export in exports.values() if "llm" in export.stats]
+        if written:
+            stats["llm"] = _llm_totals(written)
         summaries = {
             "README.md": card.encode("utf-8"),
             "stats.json": (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"),
-            "stats/funnel.png": funnel_png(funnels, FUNNEL_STAGES),
+            "stats/funnel.png": funnel_png(funnels, stages),
         }
         for name, data in summaries.items():
             path = self.out / name
             if not path.exists() or path.read_bytes() != data:
                 write_atomically(path, data)
+
+
+def _llm_totals(per_domain: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Over every domain: per `backend:model`, then per stage, the sums of the domains' figures."""
+    totals: dict[str, dict[str, dict[str, float]]] = {}
+    for llm in per_domain:
+        model = totals.setdefault(f"{llm['backend']}:{llm['model']}", {})
+        for stage, usage in llm["stages"].items():
+            into = model.setdefault(stage, dict.fromkeys(usage, 0))
+            for name, amount in usage.items():
+                into[name] = round(into[name] + amount, 6) if name == "cost_usd" else into[name] + amount
+    return totals
+
+
+def _writer_fingerprint(llm: PipelineLLM) -> str:
+    """What a model's part changes in the units: the model, how it is asked and the prompts. Not where it
+    is served, nor its limits, retries or timeouts (the same model elsewhere writes the same tasks)."""
+    if llm.backend == "template":
+        return "template"
+    asked = llm.model_dump(
+        include={"backend", "model", "schema_format", "temperature", "max_tokens", "max_repairs", "rewrite", "proposed_share"}
+    )
+    return json.dumps(asked, sort_keys=True) + llm_prompts_digest()
 
 
 def run_pipeline(

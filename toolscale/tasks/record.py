@@ -6,12 +6,13 @@ arguments travel as JSON text (docs/design.md, decision 4); here they are plain 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from toolscale.engine.environment import StateDiff
 from toolscale.strict import StrictModel
+from toolscale.tasks.llm_checks import LLMCheck
 from toolscale.tasks.preference import Preference, Pricing
 from toolscale.tasks.synthesize import SynthesizedTask, TaskKind
 from toolscale.tasks.upstream import (
@@ -29,6 +30,14 @@ Difficulty = Literal["easy", "medium", "hard"]
 # Not a verifier check: the export drops a kept task a reviewer flagged (toolscale/data/labels.py).
 ReviewerFlagged = Literal["reviewer_flagged"]
 REVIEWER_FLAGGED: ReviewerFlagged = "reviewer_flagged"
+# Who wrote a task: "template" (the grammar, offline), "<backend>:<model>" when a model rewrote the
+# grammar's scenario, "<backend>:<model>:proposed" when a model proposed the whole task.
+PROPOSED_SUFFIX = ":proposed"
+TaskBackend = Annotated[str, Field(pattern=r"^(template|(openai|vllm):.+)$")]
+
+
+def llm_backend(backend: str, model: str, *, proposed: bool = False) -> str:
+    return f"{backend}:{model}" + (PROPOSED_SUFFIX if proposed else "")
 
 
 class DatabaseRef(StrictModel):
@@ -42,13 +51,17 @@ class DatabaseRef(StrictModel):
 class Provenance(StrictModel):
     seed: int
     index: int
-    backend: Literal["template"]
+    backend: TaskBackend
     toolscale_version: str
     spec_fingerprint: str
 
+    @property
+    def proposed(self) -> bool:
+        return self.backend.endswith(PROPOSED_SUFFIX)
+
 
 class ReasonRecord(StrictModel):
-    check: CheckName | ReviewerFlagged
+    check: CheckName | LLMCheck | ReviewerFlagged
     detail: str
     action_index: int | None = None
 
@@ -103,24 +116,28 @@ def difficulty(task: SynthesizedTask) -> Difficulty:
     return "easy"
 
 
-def rejected_as(task: ToolScaleTask, check: CheckName | ReviewerFlagged, detail: str) -> ToolScaleTask:
+def rejected_as(task: ToolScaleTask, check: CheckName | LLMCheck | ReviewerFlagged, detail: str) -> ToolScaleTask:
     """A kept record rejected by a check made after verification (duplicates across units, near-duplicates,
-    a reviewer's flag)."""
+    a rewrite that failed its checks, a reviewer's flag)."""
     reason = ReasonRecord(check=check, detail=detail)
     verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
     return task.model_copy(update={"verification": verification})
 
 
+def task_id(domain: str, seed: int, index: int) -> str:
+    return f"{domain}-{seed}-{index:07d}"
+
+
 def task_record(
     task: SynthesizedTask, verdict: Verdict, *, domain: str, database: DatabaseRef, provenance: Provenance
 ) -> ToolScaleTask:
-    task_id = f"{domain}-{provenance.seed}-{task.index:07d}"
+    identifier = task_id(domain, provenance.seed, task.index)
     scenario = task.scenario
     # Set only when a task has them: upstream's export leaves unset fields out.
     persona: dict[str, str] = {"persona": scenario.persona} if scenario.persona else {}
     criteria = EvaluationCriteria(
         actions=[
-            Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
+            Action(action_id=f"{identifier}-{number}", name=action.name, arguments=dict(action.arguments))
             for number, action in enumerate(task.actions)
         ],
         communicate_info=list(task.communicate_info),
@@ -129,7 +146,7 @@ def task_record(
     if task.nl_assertions:  # refusals, for judges that grade the agent's words
         criteria = criteria.model_copy(update={"nl_assertions": list(task.nl_assertions)})
     return ToolScaleTask(
-        id=task_id,
+        id=identifier,
         domain=domain,
         description=Description(purpose=f"{domain}: " + ", then ".join(task.goals)),
         user_scenario=UserScenario(
