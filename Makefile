@@ -76,6 +76,10 @@ eval-smoke: $(STAMP) ## the smoke run's initial and final models on its tasks (a
 
 llm-server: $(LLM_STAMP) ## build the local llama.cpp server (tests and make bench start it on loopback)
 
+.PHONY: llm-local
+llm-local: $(STAMP) $(LLM_STAMP) ## pipelines/llm-local.yaml: scenarios written by SmolLM2-135M on a llama.cpp server started for it
+	nice $(BIN)/python -m toolscale.commands.llm_local pipelines/llm-local.yaml
+
 test: $(STAMP) $(LLM_STAMP) ## the whole test suite
 	$(BIN)/pytest -q
 

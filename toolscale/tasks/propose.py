@@ -29,7 +29,7 @@ from toolscale.tasks.verify import Action
 
 STAGE = "propose"
 MAX_ACTIONS = 12
-MAX_OUTPUT_CHARACTERS = 1200  # of one read's output in the prompt: a small model's context is short
+MAX_OUTPUT_CHARACTERS = 600  # of one read's output in the prompt: a small model's context is short
 
 
 class ProposedAction(StrictModel):
@@ -57,30 +57,21 @@ def is_proposed(index: int, share: float) -> bool:
 
 
 def caller_reads(database: DomainDatabase, task: SynthesizedTask) -> list[dict[str, str]]:
-    """The reads the grammar's candidate made, then every read that lists rows by the caller's id alone,
-    each with its output as JSON (shortened): the caller's rows as the agent could see them."""
-    spec = database.spec
-    caller = spec.table(spec.caller.table)
-    assert caller is not None
-    key = caller.primary_key.name
-    calls = [(action.name, dict(action.arguments)) for action in task.actions if not database.tools[action.name].writes]
-    calls += [
-        (tool.name, {key: task.caller_id})
-        for tool in database.tools.values()
-        if not tool.writes and list(tool.spec.parameters.required) == [key]
-    ]
+    """The reads the grammar's candidate made for its caller, each with its output as JSON (shortened):
+    the caller's rows as the agent would see them. Only those: a small model's context is short, and on
+    two CPU cores a local server reads a prompt at tens of tokens a second."""
+    outputs = task.observed.outputs if task.observed is not None else ()
     reads: list[dict[str, str]] = []
     seen: set[str] = set()
-    with database.fork() as env:
-        for name, arguments in calls:
-            arguments_json = json.dumps(arguments, sort_keys=True, ensure_ascii=False)
-            if f"{name}{arguments_json}" in seen:
-                continue
-            seen.add(f"{name}{arguments_json}")
-            observation = env.call(name, arguments)
-            if observation.ok:
-                output = json.dumps(observation.output, sort_keys=True, ensure_ascii=False)
-                reads.append({"name": name, "arguments": arguments_json, "output": output[:MAX_OUTPUT_CHARACTERS]})
+    for action, output in zip(task.actions, outputs, strict=False):
+        if database.tools[action.name].writes:
+            continue
+        arguments = json.dumps(dict(action.arguments), sort_keys=True, ensure_ascii=False)
+        if f"{action.name}{arguments}" in seen:
+            continue
+        seen.add(f"{action.name}{arguments}")
+        shown = json.dumps(output, sort_keys=True, ensure_ascii=False)
+        reads.append({"name": action.name, "arguments": arguments, "output": shown[:MAX_OUTPUT_CHARACTERS]})
     return reads
 
 
@@ -101,7 +92,7 @@ def proposal_request(database: DomainDatabase, task: SynthesizedTask, persona: P
         {
             "name": tool.name,
             "kind": tool.spec.kind,
-            "description": tool.spec.description,
+            "description": tool.spec.description.split(". ")[0].rstrip(".") + ".",  # its first sentence
             "parameters": _parameters(tool.spec),
         }
         for tool in database.tools.values()
