@@ -121,3 +121,20 @@ def test_the_share_of_proposed_candidates_holds_in_any_slice() -> None:
         assert sum(is_proposed(index, share) for index in range(1000)) == round(1000 * share)
         assert sum(is_proposed(index, share) for index in range(300, 400)) == round(100 * share)
     assert not any(is_proposed(index, 0.0) for index in range(100))
+
+
+def test_a_proposal_whose_arguments_are_not_a_json_object_is_invalid() -> None:
+    def garbled(request: ChatRequest) -> dict[str, Any]:
+        task = grammar_task(request)
+        proposal = as_proposal(task)
+        proposal["actions"][0]["arguments"] = "client_id = me" if task.index % 2 else '["CL-000001"]'
+        return proposal
+
+    result, _ = proposed(garbled)
+    details = [record.verification.reasons[0].detail for record in of_proposals(result)]
+    assert details
+    assert all(record.verification.reasons[0].check == "proposal_invalid" for record in of_proposals(result))
+    assert {detail.split(": ", 1)[1].split(":")[0] for detail in details} <= {
+        "arguments are not JSON",
+        "arguments are not a JSON object",
+    }

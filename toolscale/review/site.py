@@ -34,7 +34,7 @@ from toolscale.review.replay import replay
 from toolscale.review.specs import parsed_spec
 from toolscale.review.trajectories import read_rollouts, trajectory_files
 from toolscale.tasks.record import ToolScaleTask
-from toolscale.tasks.run import FUNNEL_STAGES
+from toolscale.tasks.run import funnel_stages
 
 CHUNK_TASKS = 50  # tasks per page chunk: one chunk is what opening a task page loads
 DEFAULT_SITE = "site"  # inside the output directory
@@ -254,7 +254,7 @@ def _summary(stats: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]],
         "run": stats.get("run"),
         "seed": stats.get("seed"),
         "tasks": stats.get("tasks"),
-        "stages": list(FUNNEL_STAGES),
+        "stages": list(funnel_stages(any("llm" in figures for figures in stats["domains"].values()))),
         "checks": list(ALL_CHECKS),
         "review": review_counts(labels),
         "domains": domains,
