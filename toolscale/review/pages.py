@@ -10,8 +10,8 @@ from typing import Any, Literal, TypedDict
 
 from toolscale.review.replay import ReplayedStep, communicated_at
 from toolscale.review.trajectories import divergence
+from toolscale.tasks.checks import CHECKS
 from toolscale.tasks.record import REVIEWER_FLAGGED, ToolScaleTask
-from toolscale.tasks.verify import CHECKS
 
 # The verifier's order (toolscale/tasks/verify.py), then the export's checks: checks on one line are
 # evaluated together, and a candidate failing one line is not checked by later lines.
@@ -98,7 +98,7 @@ def task_page(
         "purpose": task.description.purpose if task.description else None,
         "persona": task.user_scenario.persona,
         "scenario": scenario,
-        "steps": [{**step, "write": tool_kinds.get(step["name"]) == "write"} for step in steps],
+        "steps": [{**step.model_dump(), "write": tool_kinds.get(step.name) == "write"} for step in steps],
         "failing_step": failing_step(task),
         "reasons": [reason.model_dump() for reason in task.verification.reasons],
         # A kept task passed every check: the page lists them from the summary instead of each page carrying them.

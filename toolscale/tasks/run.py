@@ -15,6 +15,8 @@ from tqdm import tqdm
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.llm.types import ChatReply, ChatRequest, LLMClient, LLMFailure
 from toolscale.tasks.ambiguity import grammar_words
+from toolscale.tasks.assemble import task_record
+from toolscale.tasks.checks import CHECKS
 from toolscale.tasks.grammar import TaskGrammar
 from toolscale.tasks.llm_checks import LLM_CHECKS
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
@@ -29,11 +31,10 @@ from toolscale.tasks.record import (
     llm_backend,
     rejected_as,
     task_id,
-    task_record,
 )
 from toolscale.tasks.rewrite import rewrite_request, rewritten_task
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
-from toolscale.tasks.verify import CHECKS, Candidate, Observed, Verifier
+from toolscale.tasks.verify import Candidate, Observed, Verifier
 
 NO_GOAL = "no_goal"  # the drawn caller had nothing the grammar's goals could do
 FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, REVIEWER_FLAGGED, "kept")
