@@ -12,14 +12,14 @@ from typing import Any, ClassVar
 from tests.stand_in_server import JsonHandler
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seen:
-    """A request as the server saw it: when it came, when it was answered, and its body."""
+    """A request as the server saw it, recorded when it arrived: its body, when it came, when it was answered."""
 
     topic: str
     body: dict[str, Any]
     arrived: float
-    answered: float
+    answered: float | None = None
 
 
 def completion(
@@ -61,17 +61,21 @@ class Scripted(JsonHandler):
         arrived = time.monotonic()
         body = self.read_json()
         topic = next(message["content"] for message in body["messages"] if message["role"] == "user")
+        seen = Seen(topic, body, arrived)
         with self.lock:
+            self.seen.append(seen)
             type(self).in_flight += 1
             type(self).most_in_flight = max(self.most_in_flight, self.in_flight)
             queue = self.steps.get(topic, [])
             step = queue.pop(0) if queue else self.after
         try:
             self.answer(step)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout under test) and hung up
         finally:
             with self.lock:
                 type(self).in_flight -= 1
-                self.seen.append(Seen(topic, body, arrived, time.monotonic()))
+                seen.answered = time.monotonic()
 
     def answer(self, step: Any) -> None:
         if isinstance(step, str):
