@@ -214,3 +214,9 @@ def test_complete_works_from_a_thread_and_from_inside_a_running_event_loop(base_
     finally:
         client.close()
     assert [reply.parsed for reply in outcomes if isinstance(reply, ChatReply)] == [{"ok": True}, {"ok": True}]
+
+
+def test_a_schema_goes_as_json_object_to_servers_that_take_that_form(base_url: str) -> None:
+    Scripted.script({})
+    complete(config(base_url, response_format="json_object"), [ask("a")])
+    assert Scripted.seen[0].body["response_format"] == {"type": "json_object", "schema": SCHEMA}

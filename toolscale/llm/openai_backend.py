@@ -178,7 +178,7 @@ class OpenAIClient:
             # A request larger than a minute's budget waits for the whole budget rather than forever.
             await self._tokens_limit.acquire(min(estimated_tokens(request, max_tokens), self._tokens_limit.max_rate))
         options: dict[str, Any] = {}
-        if (schema_format := response_format(request)) is not None:
+        if (schema_format := response_format(request, self._config.response_format)) is not None:
             options["response_format"] = schema_format
         if request.tools is not None:
             options["tools"] = list(request.tools)
