@@ -220,3 +220,16 @@ def test_a_schema_goes_as_json_object_to_servers_that_take_that_form(base_url: s
     Scripted.script({})
     complete(config(base_url, response_format="json_object"), [ask("a")])
     assert Scripted.seen[0].body["response_format"] == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_a_chat_turn_accepts_an_answer_cut_short_or_empty(base_url: str) -> None:
+    Scripted.script({"cut": [{"length": "I will look up your ord"}], "empty": [{"empty": True}]})
+    turns = [
+        ChatRequest(stage="policy", messages=({"role": "user", "content": topic},), accept_partial=True)
+        for topic in ("cut", "empty")
+    ]
+    cut, empty = complete(config(base_url), turns)[0]
+    assert isinstance(cut, ChatReply)
+    assert cut.text == "I will look up your ord"
+    assert isinstance(empty, ChatReply)
+    assert empty.text == ""

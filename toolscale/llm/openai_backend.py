@@ -51,6 +51,7 @@ class _Answer:
         self.input_tokens: int = usage.prompt_tokens if usage is not None else 0
         self.output_tokens: int = usage.completion_tokens if usage is not None else 0
         choice = response.choices[0] if response.choices else None
+        self.answered = choice is not None
         self.finish_reason: str | None = choice.finish_reason if choice is not None else None
         message = choice.message if choice is not None else None
         self.text: str = (message.content or "") if message is not None else ""
@@ -143,9 +144,11 @@ class OpenAIClient:
             self._ledger.sent(request.stage, answer.input_tokens, answer.output_tokens)
             input_tokens += answer.input_tokens
             output_tokens += answer.output_tokens
-            if answer.finish_reason == "length":
+            if not answer.answered:
+                return LLMFailure(reason="refused", detail="an answer without choices", attempts=attempts)
+            if answer.finish_reason == "length" and not request.accept_partial:
                 return LLMFailure(reason="too_long", detail=f"the answer reached max_tokens ({max_tokens})", attempts=attempts)
-            if not answer.text and not answer.tool_calls:
+            if not answer.text and not answer.tool_calls and not request.accept_partial:
                 detail = f"no content (finish_reason {answer.finish_reason})"
                 return LLMFailure(reason="refused", detail=detail, attempts=attempts)
             parsed: Any = None
