@@ -233,3 +233,9 @@ def test_a_chat_turn_accepts_an_answer_cut_short_or_empty(base_url: str) -> None
     assert cut.text == "I will look up your ord"
     assert isinstance(empty, ChatReply)
     assert empty.text == ""
+
+
+def test_a_request_larger_than_a_minutes_token_budget_is_still_sent(base_url: str) -> None:
+    Scripted.script({})
+    [reply], _ = complete(config(base_url, tokens_per_minute=10, requests_per_minute=5), [ask("a" * 400)])
+    assert isinstance(reply, ChatReply)

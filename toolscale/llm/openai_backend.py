@@ -136,7 +136,8 @@ class OpenAIClient:
         attempts = 0
         while True:
             attempts += 1
-            started = time.perf_counter()
+            await self._admit(request, max_tokens)
+            started = time.perf_counter()  # after the rate limits: seconds are the server's, not the queue's
             answer = await self._send(request, messages, max_tokens, temperature)
             seconds += time.perf_counter() - started
             if isinstance(answer, str):
@@ -170,16 +171,19 @@ class OpenAIClient:
                 attempts=attempts,
             )
 
-    async def _send(
-        self, request: ChatRequest, messages: list[dict[str, Any]], max_tokens: int, temperature: float
-    ) -> _Answer | str:
-        """The server's answer, or why there is none after the client's retries."""
-        assert self._client is not None
+    async def _admit(self, request: ChatRequest, max_tokens: int) -> None:
+        """Waits until the requests- and tokens-per-minute limits let one more answer be asked."""
         if self._requests_limit is not None:
             await self._requests_limit.acquire()
         if self._tokens_limit is not None:
             # A request larger than a minute's budget waits for the whole budget rather than forever.
             await self._tokens_limit.acquire(min(estimated_tokens(request, max_tokens), self._tokens_limit.max_rate))
+
+    async def _send(
+        self, request: ChatRequest, messages: list[dict[str, Any]], max_tokens: int, temperature: float
+    ) -> _Answer | str:
+        """The server's answer, or why there is none after the client's retries."""
+        assert self._client is not None
         options: dict[str, Any] = {}
         if (schema_format := response_format(request, self._config.response_format)) is not None:
             options["response_format"] = schema_format
