@@ -11,27 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Observation, StateDiff
+from toolscale.strict import StrictModel
+from toolscale.tasks.verify import Action
 from toolscale.yamlfile import load_yaml, read_yaml_text
 
 FIXTURE_FILE = "examples/fixture.yaml"
 TASKS_FILE = "examples/tasks.yaml"
 
 
-class Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    arguments: dict[str, Any] = {}
-
-
-class ExampleTask(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExampleTask(StrictModel):
     id: str
     instruction: str
     actions: list[Action] = Field(min_length=1)
