@@ -180,13 +180,15 @@ def test_the_key_never_appears_in_any_file_log_or_failure(
 ) -> None:
     monkeypatch.setenv("TOOLSCALE_DISTINCTIVE_KEY", KEY)
     caplog.set_level(logging.DEBUG)
-    Scripted.script({"unauthorised": [{"status": 401}], "r500": [{"status": 500}] * 5, "bad": ["no json"] * 5})
+    Scripted.script({"unauthorised": [{"echo_key": True}], "r500": [{"status": 500}] * 5, "bad": ["no json"] * 5})
     client_config = config(base_url, api_key_env="TOOLSCALE_DISTINCTIVE_KEY", max_retries=1, max_repairs=1)
     replies = complete(client_config, [ask("unauthorised"), ask("r500"), ask("bad"), ask("fine")], tmp_path / "cache.sqlite")
     assert [type(reply).__name__ for reply in replies] == ["LLMFailure", "LLMFailure", "LLMFailure", "ChatReply"]
     written = [path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()]
     told = [reply.model_dump_json() for reply in replies] + [caplog.text, *capfd.readouterr()]
     assert caplog.text  # the client's debug log was captured, so the check below looked at something
+    assert isinstance(replies[0], LLMFailure)
+    assert "bad credentials: Bearer [key]" in replies[0].detail  # the server did quote it
     assert all(KEY.encode() not in data for data in written)
     assert all(KEY not in text for text in told)
     assert json.dumps(client_config.model_dump()).count(KEY) == 0
