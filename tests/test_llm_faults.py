@@ -192,3 +192,14 @@ def test_the_key_never_appears_in_any_file_log_or_failure(
     assert all(KEY.encode() not in data for data in written)
     assert all(KEY not in text for text in told)
     assert json.dumps(client_config.model_dump()).count(KEY) == 0
+
+
+def test_the_requests_per_minute_limit_holds(base_url: str) -> None:
+    Scripted.script({})
+    replies = complete(config(base_url, requests_per_minute=120, concurrency=16), [ask(f"t{index}") for index in range(126)])
+    assert all(isinstance(reply, ChatReply) for reply in replies)
+    arrivals = sorted(seen.arrived for seen in Scripted.seen)
+    span = arrivals[-1] - arrivals[0]
+    # A minute's budget may go at once; after that, 2 a second. Unlimited, 126 requests take well under 3 s here.
+    assert len(arrivals) <= 120 + 2 * span + 1
+    assert span >= 2.0
