@@ -142,6 +142,7 @@ class OpenAIClient:
             answer = await self._send(request, messages, max_tokens, temperature)
             seconds += time.perf_counter() - started
             if isinstance(answer, str):
+                self._ledger.sent(request.stage, 0, 0)  # asked, though nothing came back to count
                 return LLMFailure(reason="transport", detail=answer, attempts=attempts)
             self._ledger.sent(request.stage, answer.input_tokens, answer.output_tokens)
             input_tokens += answer.input_tokens
