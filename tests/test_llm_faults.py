@@ -69,12 +69,12 @@ def test_a_429_is_retried_after_the_wait_its_retry_after_asks(base_url: str) -> 
 
 @pytest.mark.parametrize(
     "fault",
-    [{"status": 500}, {"status": 503}, {"drop": True}, {"sleep": 1.5, "then": '{"ok": false}'}],
+    [{"status": 500}, {"status": 503}, {"drop": True}, {"sleep": 2.5, "then": '{"ok": false}'}],
     ids=["500", "503", "dropped", "timeout"],
 )
 def test_a_transient_fault_is_retried_and_answered(base_url: str, fault: dict[str, Any]) -> None:
     Scripted.script({"a": [fault]})
-    [reply] = complete(config(base_url, max_retries=1, timeout_s=0.5), [ask("a")])
+    [reply] = complete(config(base_url, max_retries=1, timeout_s=1.0), [ask("a")])
     assert isinstance(reply, ChatReply)
     assert reply.parsed == {"ok": True}
     assert [seen.topic for seen in Scripted.seen] == ["a", "a"]
@@ -162,7 +162,7 @@ def test_a_run_killed_mid_batch_resumes_asking_only_what_it_lacks(base_url: str,
 
 
 def test_no_more_requests_are_in_flight_than_the_concurrency_allows(base_url: str) -> None:
-    Scripted.script({}, after={"sleep": 0.2, "then": '{"ok": true}'})
+    Scripted.script({}, after={"sleep": 0.5, "then": '{"ok": true}'})
     replies = complete(config(base_url, concurrency=3), [ask(f"t{index}") for index in range(10)])
     assert all(isinstance(reply, ChatReply) for reply in replies)
     assert Scripted.most_in_flight == 3
