@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +242,10 @@ def test_a_request_larger_than_a_minutes_token_budget_is_still_sent(base_url: st
     Scripted.script({})
     [reply], _ = complete(config(base_url, tokens_per_minute=10, requests_per_minute=5), [ask("a" * 400)])
     assert isinstance(reply, ChatReply)
+
+
+def test_without_the_llm_extra_the_openai_backend_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "toolscale.llm.openai_backend", raising=False)
+    monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like to an import
+    with pytest.raises(ToolScaleError, match=r"the openai backend needs the llm extra, pip install 'toolscale\[llm\]'"):
+        make_client(config("http://127.0.0.1:9/v1"), cache_path=None)
