@@ -12,14 +12,14 @@ from typing import Any, ClassVar
 from tests.stand_in_server import JsonHandler
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seen:
-    """A request as the server saw it: when it came, when it was answered, and its body."""
+    """A request as the server saw it, recorded when it arrived: its body, when it came, when it was answered."""
 
     topic: str
     body: dict[str, Any]
     arrived: float
-    answered: float
+    answered: float | None = None
 
 
 def completion(
@@ -40,8 +40,9 @@ def completion(
 
 class Scripted(JsonHandler):
     """Steps: a string (the answer's content), {"status": N, "headers": {...}}, {"length": text} (cut at max_tokens),
-    {"empty": True}, {"garbage": True} (a body that is not JSON), {"drop": True} (the connection closed mid-answer),
-    {"sleep": seconds, "then": step}, {"tools": [...]} (tool calls). A conversation out of steps answers `after`."""
+    {"empty": True}, {"echo_key": True} (a 401 quoting the key), {"garbage": True} (a body that is not JSON),
+    {"drop": True} (the connection closed mid-answer), {"sleep": seconds, "then": step}, {"tools": [...]} (tool calls).
+    A conversation out of steps answers `after`."""
 
     steps: ClassVar[dict[str, list[Any]]] = {}
     after: ClassVar[Any] = '{"ok": true}'
@@ -61,17 +62,21 @@ class Scripted(JsonHandler):
         arrived = time.monotonic()
         body = self.read_json()
         topic = next(message["content"] for message in body["messages"] if message["role"] == "user")
+        seen = Seen(topic, body, arrived)
         with self.lock:
+            self.seen.append(seen)
             type(self).in_flight += 1
             type(self).most_in_flight = max(self.most_in_flight, self.in_flight)
             queue = self.steps.get(topic, [])
             step = queue.pop(0) if queue else self.after
         try:
             self.answer(step)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout under test) and hung up
         finally:
             with self.lock:
                 type(self).in_flight -= 1
-                self.seen.append(Seen(topic, body, arrived, time.monotonic()))
+                seen.answered = time.monotonic()
 
     def answer(self, step: Any) -> None:
         if isinstance(step, str):
@@ -79,6 +84,8 @@ class Scripted(JsonHandler):
         elif "sleep" in step:
             time.sleep(step["sleep"])
             self.answer(step["then"])
+        elif "echo_key" in step:  # a careless server that quotes the request's headers in its error
+            self.reply_json(401, {"error": {"message": f"bad credentials: {self.headers['Authorization']}"}})
         elif "status" in step:
             self.reply_json(step["status"], {"error": {"message": f"status {step['status']}"}}, step.get("headers"))
         elif "length" in step:

@@ -63,7 +63,7 @@ def config_file(directory: Path, base_url: str, **llm: Any) -> Path:
         "backend": "openai",
         "model": "stand-in",
         "base_url": base_url,
-        "schema_format": "json_object",
+        "response_format": "json_object",
         "proposed_share": 0.2,
     }
     data = {

@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from toolscale.strict import StrictModel
 
 Backend = Literal["template", "openai", "vllm"]
+# How a request's JSON Schema is sent: OpenAI's and vLLM's servers take `json_schema`; llama-cpp-python's
+# server takes the older `json_object` with a `schema` field (and constrains decoding to it either way).
+SchemaFormat = Literal["json_schema", "json_object"]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -34,10 +37,8 @@ class LLMConfig(StrictModel):
     max_repairs: Annotated[int, Field(strict=True, ge=0, le=10)] = Field(
         default=2, description="Times an answer that fails its schema is asked again, with the validation error."
     )
-    schema_format: Literal["json_schema", "json_object"] = Field(
-        default="json_schema",
-        description="How a request's schema is sent: response_format json_schema (OpenAI, vLLM) or json_object with "
-        "the schema beside it (llama-cpp-python's server, which refuses json_schema).",
+    response_format: SchemaFormat = Field(
+        default="json_schema", description="How a schema is sent: json_schema (OpenAI, vLLM) or json_object (llama-cpp-python)."
     )
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     max_tokens: Annotated[int, Field(strict=True, ge=1, le=131072)] = 1024

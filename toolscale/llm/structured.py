@@ -11,15 +11,15 @@ from typing import Any
 
 import jsonschema
 
+from toolscale.llm.config import SchemaFormat
 from toolscale.llm.types import ChatRequest
 
 
-def response_format(request: ChatRequest, schema_format: str = "json_schema") -> dict[str, Any] | None:
-    """The OpenAI `response_format` that asks the server itself to hold the answer to the schema
-    (`schema_format`: LLMConfig's)."""
+def response_format(request: ChatRequest, kind: SchemaFormat) -> dict[str, Any] | None:
+    """The `response_format` that asks the server itself to hold the answer to the schema."""
     if request.json_schema is None:
         return None
-    if schema_format == "json_object":
+    if kind == "json_object":
         return {"type": "json_object", "schema": request.json_schema}
     name = request.schema_name or "answer"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": request.json_schema, "strict": True}}

@@ -340,7 +340,7 @@ def _writer_fingerprint(llm: PipelineLLM) -> str:
     if llm.backend == "template":
         return "template"
     asked = llm.model_dump(
-        include={"backend", "model", "schema_format", "temperature", "max_tokens", "max_repairs", "rewrite", "proposed_share"}
+        include={"backend", "model", "response_format", "temperature", "max_tokens", "max_repairs", "rewrite", "proposed_share"}
     )
     return json.dumps(asked, sort_keys=True) + llm_prompts_digest()
 

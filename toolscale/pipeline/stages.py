@@ -23,7 +23,7 @@ from toolscale.llm.types import StageUsage
 from toolscale.llm.usage import Price
 from toolscale.pipeline.config import PipelineLLM
 from toolscale.populate.stage import populate
-from toolscale.tasks.catalog import load_catalog
+from toolscale.tasks.catalog import llm_price
 from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
@@ -107,12 +107,9 @@ def _in_index_order(result: SynthesisResult) -> list[ToolScaleTask]:
 
 def catalog_price(llm: PipelineLLM) -> tuple[str | None, Price | None]:
     """The catalog model whose list prices cost the tokens (`price_as`, else the model's own name), and
-    those prices; (None, None) for a model the catalog does not list, such as a local one."""
-    name = llm.price_as or llm.model
-    found = load_catalog().model(name) if name else None
-    if found is None:
-        return None, None
-    return found.name, Price(input_per_million=found.input_price_per_million, output_per_million=found.output_price_per_million)
+    those prices (`llm_price`); (None, None) for a model the catalog does not list, such as a local one."""
+    price = llm_price(llm)
+    return (llm.price_as or llm.model, price) if price is not None else (None, None)
 
 
 @dataclass(frozen=True)

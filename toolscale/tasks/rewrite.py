@@ -24,6 +24,7 @@ from pydantic import Field
 
 from toolscale.llm.types import ChatReply, ChatRequest, LLMFailure
 from toolscale.strict import StrictModel
+from toolscale.tasks.checks import CheckName
 from toolscale.tasks.communicate import found, normalized
 from toolscale.tasks.llm_checks import LLMCheck
 from toolscale.tasks.prompting import REWRITE_TEMPLATE, Persona, messages
@@ -31,7 +32,7 @@ from toolscale.tasks.record import ToolScaleTask, rejected_as
 from toolscale.tasks.spoken import spoken
 from toolscale.tasks.upstream import Action as UpstreamAction
 from toolscale.tasks.upstream import StructuredUserInstructions
-from toolscale.tasks.verify import Action, Candidate, CheckName, Observed, Verifier, leaves
+from toolscale.tasks.verify import Action, Candidate, Observed, Verifier, leaves
 
 STAGE = "rewrite"
 # What the verifier's verdict on a rewritten text means for the rewrite.
