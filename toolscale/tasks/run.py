@@ -34,7 +34,7 @@ from toolscale.tasks.record import (
 )
 from toolscale.tasks.rewrite import rewrite_request, rewritten_task
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
-from toolscale.tasks.verify import Candidate, Observed, Verifier
+from toolscale.tasks.verify import Observed, Verifier
 
 NO_GOAL = "no_goal"  # the drawn caller had nothing the grammar's goals could do
 FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, REVIEWER_FLAGGED, "kept")
@@ -149,8 +149,7 @@ def synthesize_domain(
                     task, invalid = dataclasses.replace(task, actions=(), communicate_info=(), observed=None), proposal
                 else:
                     task = proposal
-            candidate = task.candidate if invalid is None else Candidate((), task.scenario.text)
-            verdict = verifier.verify(candidate)
+            verdict = verifier.verify(task.candidate)
             observed[task.index] = task.observed
             provenance = Provenance(
                 seed=seed, index=task.index, backend=backend, toolscale_version=toolscale_version, spec_fingerprint=fingerprint
