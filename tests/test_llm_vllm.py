@@ -56,11 +56,15 @@ def test_structured_batch_validates_and_a_rerun_is_served_from_the_cache(tmp_pat
     }  # fmt: skip
 
 
-def test_an_answer_cut_at_max_tokens_is_a_recorded_failure_and_is_asked_again(tmp_path: Path) -> None:
-    first = smoke(tmp_path / "cache.sqlite", "--max-tokens", "3")
-    assert {reply.get("failure") for reply in first["replies"]} == {"too_long"}
+def test_cut_answers_and_an_oversized_prompt_are_recorded_failures_and_are_asked_again(tmp_path: Path) -> None:
+    first = smoke(tmp_path / "cache.sqlite", "--max-tokens", "3", "--oversized")
+    *cut, oversized = first["replies"]
+    assert {reply.get("failure") for reply in cut} == {"too_long"}
+    # vLLM rejects the whole batch for the one prompt beyond the model's context; only that one fails.
+    assert oversized["failure"] == "refused"
+    assert "vLLM rejected the request" in oversized["detail"]
     assert first["usage"]["smoke"]["failures"] == len(first["replies"])
     # Failures are not cached: the next run asks the model again rather than repeating the failure.
-    second = smoke(tmp_path / "cache.sqlite", "--max-tokens", "3")
+    second = smoke(tmp_path / "cache.sqlite", "--max-tokens", "3", "--oversized")
     assert second["usage"]["smoke"]["cache_hits"] == 0
-    assert second["usage"]["smoke"]["requests"] == len(second["replies"])
+    assert second["usage"]["smoke"]["requests"] == len(cut)

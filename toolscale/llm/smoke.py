@@ -34,7 +34,11 @@ CALLS = (
 )
 
 
-def requests(max_tokens: int) -> list[ChatRequest]:
+# Longer than SmolLM2's 8192-token context: vLLM rejects it, and must answer the rest of its batch all the same.
+OVERSIZED_CALL = "Hello, I am calling about my order. " * 1200
+
+
+def requests(max_tokens: int, calls: tuple[str, ...]) -> list[ChatRequest]:
     schema = Caller.model_json_schema()
     return [
         ChatRequest(
@@ -47,7 +51,7 @@ def requests(max_tokens: int) -> list[ChatRequest]:
             schema_name="caller",
             max_tokens=max_tokens,
         )
-        for call in CALLS
+        for call in calls
     ]
 
 
@@ -58,16 +62,18 @@ def main() -> None:
     parser.add_argument("--base-url", default=None, help="the server, for backend openai")
     parser.add_argument("--cache", type=Path, required=True, help="the SQLite reply cache")
     parser.add_argument("--max-tokens", type=int, default=96, help="per answer (a few: every answer is cut short)")
+    parser.add_argument("--oversized", action="store_true", help="add a request longer than the model's context")
     arguments = parser.parse_args()
     config = LLMConfig(backend=arguments.backend, model=arguments.model, base_url=arguments.base_url)
+    calls = (*CALLS, OVERSIZED_CALL) if arguments.oversized else CALLS
     client = make_client(config, cache_path=arguments.cache)
     try:
-        outcomes = client.complete(requests(arguments.max_tokens))
+        outcomes = client.complete(requests(arguments.max_tokens, calls))
         usage = client.usage()
     finally:
         client.close()
     replies = []
-    for call, outcome in zip(CALLS, outcomes, strict=True):
+    for call, outcome in zip(calls, outcomes, strict=True):
         if isinstance(outcome, ChatReply):
             try:
                 Caller.model_validate(outcome.parsed)
@@ -77,7 +83,7 @@ def main() -> None:
             entry = {"text": outcome.text, "valid": valid, "cached": outcome.cached, "attempts": outcome.attempts}
         else:
             entry = {"failure": outcome.reason, "detail": outcome.detail, "attempts": outcome.attempts}
-        print(f"{call}\n  -> {json.dumps(entry, ensure_ascii=False)}")
+        print(f"{call[:100]}\n  -> {json.dumps(entry, ensure_ascii=False)[:300]}")
         replies.append(entry)
     summary = {"replies": replies, "usage": {stage: stats.model_dump() for stage, stats in usage.items()}}
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
