@@ -48,8 +48,9 @@ class _Answer:
 
     def __init__(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
-        self.input_tokens: int = usage.prompt_tokens if usage is not None else 0
-        self.output_tokens: int = usage.completion_tokens if usage is not None else 0
+        # Some servers leave usage out, or its counts empty.
+        self.input_tokens: int = (usage.prompt_tokens or 0) if usage is not None else 0
+        self.output_tokens: int = (usage.completion_tokens or 0) if usage is not None else 0
         choice = response.choices[0] if response.choices else None
         self.answered = choice is not None
         self.finish_reason: str | None = choice.finish_reason if choice is not None else None
@@ -141,6 +142,7 @@ class OpenAIClient:
             answer = await self._send(request, messages, max_tokens, temperature)
             seconds += time.perf_counter() - started
             if isinstance(answer, str):
+                self._ledger.sent(request.stage, 0, 0)  # asked, though nothing came back to count
                 return LLMFailure(reason="transport", detail=answer, attempts=attempts)
             self._ledger.sent(request.stage, answer.input_tokens, answer.output_tokens)
             input_tokens += answer.input_tokens
@@ -170,6 +172,10 @@ class OpenAIClient:
                 cached=False,
                 attempts=attempts,
             )
+
+    def _without_key(self, text: str) -> str:
+        """A server's error text with the key blanked out, should the server have echoed what it was sent."""
+        return text.replace(self._key, "[key]") if self._config.api_key_env is not None else text
 
     async def _admit(self, request: ChatRequest, max_tokens: int) -> None:
         """Waits until the requests- and tokens-per-minute limits let one more answer be asked."""
@@ -201,7 +207,7 @@ class OpenAIClient:
             )
         except (openai.APIError, ValueError) as error:
             # ValueError: a body that is not JSON, which the client does not retry.
-            return f"{type(error).__name__}: {error}"
+            return self._without_key(f"{type(error).__name__}: {error}")
         if isinstance(response, str) or not hasattr(response, "choices"):
             return "the server's answer is not a chat completion"
         return _Answer(response)

@@ -14,6 +14,7 @@ import typer
 
 from toolscale.data.schema import TASK_SCHEMA, row_to_task
 from toolscale.engine.database import DomainDatabase
+from toolscale.errors import ToolScaleError
 from toolscale.review.pages import check_verdicts, failing_step, task_kind
 from toolscale.review.replay import communicated_at, replay
 from toolscale.review.specs import parsed_spec
@@ -22,8 +23,8 @@ from toolscale.tasks.record import ToolScaleTask
 OUTPUT_WIDTH = 300  # characters of an observation shown before it is cut
 
 
-class TaskNotFoundError(LookupError):
-    pass
+class TaskNotFoundError(ToolScaleError, LookupError):
+    """No kept or rejected record of that id in the output directory."""
 
 
 def find_task(output: Path, task_id: str) -> tuple[ToolScaleTask, str | None]:
@@ -68,11 +69,11 @@ def render_task(output: Path, task_id: str) -> str:
     failing = failing_step(task)
     for number, step in enumerate(steps):
         mark = typer.style(" ◀ fails here", fg="red", bold=True) if number == failing else ""
-        kind = kinds.get(step["name"], "?")
-        lines.append(f"  {number + 1}. {typer.style(step['name'], bold=True)} [{kind}] {_compact(step['arguments'])}{mark}")
-        observation = _compact(step["output"]) if step["ok"] else typer.style(f"error: {step['error']}", fg="red")
+        kind = kinds.get(step.name, "?")
+        lines.append(f"  {number + 1}. {typer.style(step.name, bold=True)} [{kind}] {_compact(step.arguments)}{mark}")
+        observation = _compact(step.output) if step.ok else typer.style(f"error: {step.error}", fg="red")
         lines.append(f"     → {_cut(observation)}")
-        for table, rows in step["changes"].items():
+        for table, rows in step.changes.items():
             for key, change in rows.items():
                 lines.append(f"     Δ {table}[{key}]: {_change(change['before'], change['after'])}")
     criteria = task.evaluation_criteria

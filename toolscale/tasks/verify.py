@@ -347,7 +347,8 @@ class Verifier:
             for key, change in diff.get(table, {}).items():
                 if change["after"] is not None:
                     final_keys.setdefault(key, table)
-        for value in sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH):
+        ids = (value for value in values if type(value) is str and (value in self._initial_keys or value in final_keys))
+        for value in sorted(value for value in ids if len(value) >= MIN_ID_LENGTH):
             key_of = self._initial_keys.get(value) or final_keys.get(value)
             if key_of is None or not _mentions(candidate.scenario, value):
                 continue
