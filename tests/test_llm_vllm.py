@@ -67,4 +67,4 @@ def test_cut_answers_and_an_oversized_prompt_are_recorded_failures_and_are_asked
     # Failures are not cached: the next run asks the model again rather than repeating the failure.
     second = smoke(tmp_path / "cache.sqlite", "--max-tokens", "3", "--oversized")
     assert second["usage"]["smoke"]["cache_hits"] == 0
-    assert second["usage"]["smoke"]["requests"] == len(cut)
+    assert second["usage"]["smoke"]["requests"] == len(second["replies"])

@@ -119,6 +119,7 @@ class VLLMClient:
             item.attempts += 1
             item.seconds += seconds  # the batch's time: every answer in it took that long to come back
             if isinstance(answer, str):
+                self._ledger.sent(item.request.stage, 0, 0)  # asked, though vLLM took it no further
                 self._settle(item, LLMFailure(reason="refused", detail=answer, attempts=item.attempts), outcomes)
                 continue
             text, finish_reason, input_tokens, output_tokens = answer
