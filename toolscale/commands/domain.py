@@ -1,0 +1,70 @@
+"""`toolscale domain new NAME --describe "..."`: a new domain written by a language model, checked stage by stage."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolscale.atomic import write_atomically
+from toolscale.domain.loader import DOMAINS_DIR
+from toolscale.errors import ToolScaleError
+
+# The spec's Identifier: the name is the folder's and the spec's `name`.
+_DOMAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+app = typer.Typer(no_args_is_help=True, help="Write new domains with a language model.")
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The new domain's name (lower case, digits, _), its folder under domains/.")],
+    describe: Annotated[str, typer.Option(help="What the domain is, e.g. 'a veterinary clinic: owners, pets, ...'.")],
+    replies: Annotated[
+        list[Path] | None,
+        typer.Option(help="Answer from recorded reply files in these folders instead of a model (<stage>.json, ...)."),
+    ] = None,
+    domains_dir: Annotated[Path, typer.Option(help="Where the domain folder is written.")] = DOMAINS_DIR,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Folder for a failed run's report.json and conversation.jsonl (default output/authoring/NAME)."),
+    ] = None,
+    repairs: Annotated[int, typer.Option(min=0, max=10, help="Times a stage's answer is sent back with its problems.")] = 3,
+    sample: Annotated[int, typer.Option(min=1, help="Verified tasks the domain must yield before it is written.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the requests, the populate and the sample.")] = 0,
+    clock: Annotated[str, typer.Option(help="The domain's fixed now, ISO.")] = "2025-06-02T10:00:00",
+) -> None:
+    """Write a domain from a description: tables, caller, tools, policy, grammar, each checked and repaired."""
+    from toolscale.authoring.author import AUTHORING_DIR, CONVERSATION_FILE, REPORT_FILE, AuthoringSettings, author_domain
+    from toolscale.authoring.replay import ReplayClient
+
+    if _DOMAIN_NAME.fullmatch(name) is None:
+        raise typer.BadParameter(f"{name!r}: a domain name is lower case letters, digits and _, starting with a letter")
+    try:
+        now = datetime.fromisoformat(clock)
+    except ValueError as error:
+        raise typer.BadParameter(f"--clock {clock!r}: {error}") from error
+    if not replies:
+        raise typer.BadParameter("give --replies FOLDER (a model backend is configured with --backend once available)")
+    client = ReplayClient(replies)
+    settings = AuthoringSettings(name=name, describe=describe, clock=now, repairs=repairs, sample=sample, seed=seed)
+    try:
+        result = author_domain(client, settings, domains_dir)
+    except ToolScaleError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from error
+    finally:
+        client.close()
+    typer.echo(result.report.text(), nl=False)
+    if result.report.passed:
+        conversation = domains_dir / name / AUTHORING_DIR / CONVERSATION_FILE
+        typer.echo(f"wrote {domains_dir / name} (the conversation is in {conversation})")
+        return
+    folder = report if report is not None else Path("output") / AUTHORING_DIR / name
+    write_atomically(folder / REPORT_FILE, result.report.json_text())
+    write_atomically(folder / CONVERSATION_FILE, result.conversation_text())
+    typer.echo(f"nothing written to {domains_dir}; the report and the conversation are in {folder}", err=True)
+    raise typer.Exit(1)
