@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from toolscale.strict import StrictModel
 
 Backend = Literal["template", "openai", "vllm"]
+# How a request's JSON Schema is sent: OpenAI's and vLLM's servers take `json_schema`; llama-cpp-python's
+# server takes the older `json_object` with a `schema` field (and constrains decoding to it either way).
+SchemaFormat = Literal["json_schema", "json_object"]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 
 
@@ -33,6 +36,9 @@ class LLMConfig(StrictModel):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=120.0, description="Per request.")
     max_repairs: Annotated[int, Field(strict=True, ge=0, le=10)] = Field(
         default=2, description="Times an answer that fails its schema is asked again, with the validation error."
+    )
+    response_format: SchemaFormat = Field(
+        default="json_schema", description="How a schema is sent: json_schema (OpenAI, vLLM) or json_object (llama-cpp-python)."
     )
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     max_tokens: Annotated[int, Field(strict=True, ge=1, le=131072)] = 1024
