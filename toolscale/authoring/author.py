@@ -36,7 +36,6 @@ from toolscale.tasks.run import synthesize_domain
 AUTHORING_DIR = "authoring"  # beside the domain's files: the conversation and the report
 CONVERSATION_FILE = "conversation.jsonl"
 REPORT_FILE = "report.json"
-MAX_TOKENS = 8192  # a stage's answer is one part of a spec: a few thousand tokens
 
 SYSTEM_PROMPT = """You write a ToolScale domain: the database, tools, policy and task grammar of a customer-support
 setting in which an agent helps callers with tool calls. A domain is data, never code: tables with value
@@ -54,6 +53,9 @@ class AuthoringSettings:
     repairs: int = 3  # answers asked again per stage after the first
     sample: int = 100  # verified tasks the domain must yield
     seed: int = 0
+    # False: the JSON Schema goes into the prompt and the request asks for plain text, for servers whose
+    # structured output cannot take the spec's schema (llama-cpp-python fails to build a grammar of it).
+    schema_as_response_format: bool = True
 
 
 @dataclass
@@ -104,9 +106,8 @@ def _run_stage(client: LLMClient, settings: AuthoringSettings, draft: Draft, sta
         request = ChatRequest(
             stage=f"author.{stage.name}",
             messages=tuple(messages),
-            json_schema=stage.json_schema(),
-            schema_name=f"toolscale_{stage.name}",
-            max_tokens=MAX_TOKENS,
+            json_schema=stage.json_schema() if settings.schema_as_response_format else None,
+            schema_name=f"toolscale_{stage.name}" if settings.schema_as_response_format else None,
             seed=settings.seed,
         )
         (reply,) = client.complete([request])
@@ -142,6 +143,8 @@ def _stage_prompt(settings: AuthoringSettings, draft: Draft, stage: Stage) -> st
     if written:
         parts.append("Written and checked so far:\n" + yaml.safe_dump(written, sort_keys=False, width=120))
     parts.append(f"Now the {stage.name} part. {stage.instruction}")
+    if not settings.schema_as_response_format:
+        parts.append("The answer's JSON Schema:\n" + json.dumps(stage.compact_schema(), separators=(",", ":")))
     return "\n\n".join(parts)
 
 

@@ -51,6 +51,19 @@ class Stage:
     def json_schema(self) -> dict[str, Any]:
         return self.answer.model_json_schema()
 
+    def compact_schema(self) -> dict[str, Any]:
+        """The schema without titles and descriptions: the shape alone, for a prompt with little room."""
+        schema: dict[str, Any] = _without_prose(self.json_schema())
+        return schema
+
+
+def _without_prose(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_prose(value) for key, value in node.items() if key not in ("title", "description")}
+    if isinstance(node, list):
+        return [_without_prose(item) for item in node]
+    return node
+
 
 STAGES: tuple[Stage, ...] = (
     Stage(
