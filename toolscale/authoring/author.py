@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,13 +174,24 @@ def _check(settings: AuthoringSettings, folder: Path, result: AuthoringResult) -
         return _fail(report.outcome("populate"), "populating failed", [str(error)])
     _passed(report.outcome("populate"), f"sizes {', '.join(map(str, sizes))}, invariants kept")
     database = databases[-1]
-    problems = _probe(database, grammar)
+    try:
+        problems = _probe(database, grammar)
+    except sqlite3.Error as error:  # a grammar's candidate query that compiles but fails when it runs
+        return _fail(report.outcome("probe"), "a query failed while probing", [str(error)])
     if problems:
         return _fail(report.outcome("probe"), "a tool or precondition was never exercised as written", problems)
     _passed(report.outcome("probe"), f"{len(spec.tools)} tools succeeded, every precondition failed with its message")
-    sample = synthesize_domain(
-        database, grammar, SynthesisConfig(), seed=settings.seed, indices=range(3 * settings.sample), kept_target=settings.sample
-    )
+    try:
+        sample = synthesize_domain(
+            database,
+            grammar,
+            SynthesisConfig(),
+            seed=settings.seed,
+            indices=range(3 * settings.sample),
+            kept_target=settings.sample,
+        )
+    except sqlite3.Error as error:
+        return _fail(report.outcome("sample"), "a query failed while synthesizing", [str(error)])
     if len(sample.kept) < settings.sample:
         dropped = ", ".join(f"{stage} {count}" for stage, count in sample.funnel.items() if count and stage != "generated")
         detail = f"{len(sample.kept)} of {settings.sample} tasks verified in {3 * settings.sample} candidates"
