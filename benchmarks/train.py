@@ -39,7 +39,7 @@ def main() -> None:
         config = TrainConfig(
             data=DataConfig(source=str(source), limit=len(tasks), streaming=False),
             output_dir=Path(folder) / "run",
-            grpo=GRPOSettings(learning_rate=3e-3, max_turns=6, max_tokens=512, max_steps=STEPS),
+            grpo=GRPOSettings(learning_rate=3e-3, max_tool_calling_iterations=6, max_completion_length=512, max_steps=STEPS),
             use_cpu=True,
         )
         trainer = build_trainer(config)
@@ -60,7 +60,9 @@ def main() -> None:
         trainer._generate_and_score_completions = timed
         trainer.train()
     share = sum(environment_seconds) / sum(rollout_seconds)
-    print(f"train: tiny model on CPU, bank (all {len(spec.tools)} tools), {STEPS} steps of {config.grpo.group_size} rollouts")
+    print(
+        f"train: tiny model on CPU, bank (all {len(spec.tools)} tools), {STEPS} steps of {config.grpo.num_generations} rollouts"
+    )
     print(
         f"  rollout phase     {statistics.fmean(rollout_seconds):6.2f} s/step, {rollouts / sum(rollout_seconds):5.2f} rollouts/s"
     )

@@ -118,12 +118,12 @@ def test_bad_eval_input_is_one_line_naming_the_problem(output: Path, tmp_path: P
     path = config_file(tmp_path, output, {"gold": {"kind": "gold"}})
     runner = CliRunner()
     bad_set = runner.invoke(app, ["eval", str(path), "--out", str(tmp_path / "o"), "--set", "trials=0"])
-    assert bad_set.exit_code == 2
+    assert bad_set.exit_code == 1
     assert f"{path} (with --set trials=0): trials: Input should be greater than or equal to 1" in bad_set.output
     unknown = runner.invoke(app, ["eval", str(path), "--out", str(tmp_path / "o"), "--policy", "gpt-9"])
-    assert unknown.exit_code == 2
+    assert unknown.exit_code == 1
     assert "unknown policy gpt-9; the config has gold" in unknown.output
     kind = runner.invoke(app, ["eval", str(path), "--out", str(tmp_path / "o"), "--set", "policies.gold.kind=oracle"])
-    assert kind.exit_code == 2
+    assert kind.exit_code == 1
     assert "policies.gold" in kind.output
     assert "Traceback" not in kind.output + unknown.output + bad_set.output

@@ -156,7 +156,7 @@ def test_the_cli_prints_a_failed_write_as_one_line(
     monkeypatch.setattr("toolscale.commands.run.run_pipeline", disk_full)
     monkeypatch.setattr(sys, "argv", ["toolscale", "run", "pipelines/smoke.yaml", "--output-dir", str(tmp_path / "out")])
     with pytest.raises(SystemExit) as raised:
-        cli.main()
+        cli.app()
     assert raised.value.code == 1
     assert capsys.readouterr().err == f"{tmp_path / 'out' / 'manifest.json'}: cannot write: No space left on device\n"
 

@@ -218,7 +218,7 @@ def test_unreadable_config_is_named(tmp_path: Path) -> None:
         load_run_config(missing)
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(ConfigError, match=f"{broken}: not valid YAML"):
+    with pytest.raises(ConfigError, match=f"{broken}: line 2, column 1: invalid YAML"):
         load_run_config(broken)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
+from trl import GRPOConfig
 from typer.testing import CliRunner
 
 from toolscale.cli import app
 from toolscale.settings import SettingsError
-from toolscale.train.config import load_config
+from toolscale.train.config import TOOLSCALE_ONLY, DataConfig, GRPOSettings, TrainConfig, load_config
+from toolscale.train.trainer import grpo_arguments
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def test_nested_overrides_replace_and_add_typed_values(config_file: Path) -> Non
     assert config.grpo.max_steps == 3
     assert config.data.domains == ["bank", "weather"]
     assert config.reward.preference == {"accuracy": 1.0}
-    assert config.grpo.group_size == 8  # untouched keys keep the file's or the default value
+    assert config.grpo.num_generations == 8  # untouched keys keep the file's or the default value
 
 
 @pytest.mark.parametrize(
@@ -45,8 +48,20 @@ def test_a_bad_override_names_the_file_the_field_and_the_reason(config_file: Pat
 
 
 def test_train_refuses_a_bad_override_in_one_line_without_a_traceback(config_file: Path) -> None:
-    result = CliRunner().invoke(app, ["train", str(config_file), "--set", "grpo.group_size=3"])
-    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["train", str(config_file), "--set", "grpo.num_generations=3"])
+    assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "multiple of group_size" in result.output
+    assert "multiple of num_generations" in result.output
     assert "Traceback" not in result.output
+
+
+def test_grpo_section_speaks_trl() -> None:
+    """A TRL user reads `grpo:` without a translation table: every field but ours is GRPOConfig's, same name,
+    and reaches it with the value the config gave."""
+    trl_fields = {field.name for field in dataclasses.fields(GRPOConfig)}
+    assert set(GRPOSettings.model_fields) - TOOLSCALE_ONLY <= trl_fields
+    settings = GRPOSettings(num_generations=4, per_device_train_batch_size=4, beta=0.5, epsilon_high=0.3, save_steps=7)
+    config = TrainConfig(data=DataConfig(source="unused"), output_dir=Path("unused"), grpo=settings, use_cpu=True)
+    arguments = grpo_arguments(config)
+    for name in set(GRPOSettings.model_fields) - TOOLSCALE_ONLY:
+        assert getattr(arguments, name) == getattr(settings, name), name

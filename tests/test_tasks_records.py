@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -130,3 +132,14 @@ def test_synth_command_fails_when_too_few_tasks_verify(tmp_path: Path) -> None:
     invocation = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "o"), "--no-progress"])
     assert invocation.exit_code == 1
     assert "of 50 tasks verified within 20 candidates" in invocation.output
+
+
+def test_reading_records_loads_neither_synthesizer_nor_verifier() -> None:
+    """A trainer reading Parquet rows needs the record models only: not Jinja, Faker, the grammar or the verifier."""
+    probe = (
+        "import json, sys; import toolscale.tasks.record, toolscale.data.export; "
+        "print(json.dumps(sorted(m for m in sys.modules if m in {'jinja2', 'faker'} "
+        "or m.startswith(('toolscale.tasks.synthesize', 'toolscale.tasks.verify', 'toolscale.tasks.grammar')))))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []

@@ -12,7 +12,8 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
 from toolscale.tasks.ambiguity import GrammarWords
-from toolscale.tasks.verify import CHECKS, Action, Candidate, Observed, Verifier
+from toolscale.tasks.checks import CHECKS
+from toolscale.tasks.verify import Action, Candidate, Observed, Verifier
 
 MARIA = "CL-000001"
 EMAIL = "maria.okafor@example.com"

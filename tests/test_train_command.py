@@ -19,7 +19,13 @@ def test_train_writes_metrics_plot_and_model(tmp_path: Path) -> None:
         "data": {"source": str(source), "streaming": False},
         "output_dir": str(tmp_path / "run"),
         "model": {"tiny": {"hidden_size": 32, "layers": 1, "vocab_size": 1024}},
-        "grpo": {"group_size": 4, "per_device_batch": 4, "max_turns": 2, "max_tokens": 64, "max_steps": 5},
+        "grpo": {
+            "num_generations": 4,
+            "per_device_train_batch_size": 4,
+            "max_tool_calling_iterations": 2,
+            "max_completion_length": 64,
+            "max_steps": 5,
+        },
         "use_cpu": True,
     }
     path = tmp_path / "config.yaml"
@@ -48,7 +54,7 @@ def test_train_writes_metrics_plot_and_model(tmp_path: Path) -> None:
 
 def test_an_invalid_config_is_refused_with_its_reason(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"data": {"source": "x.jsonl"}, "output_dir": "out", "grpo": {"group_size": 3}}))
+    path.write_text(yaml.safe_dump({"data": {"source": "x.jsonl"}, "output_dir": "out", "grpo": {"num_generations": 3}}))
     result = CliRunner().invoke(app, ["train", str(path)])
     assert result.exit_code != 0
-    assert "multiple of group_size" in result.output
+    assert "multiple of num_generations" in result.output

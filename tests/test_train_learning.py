@@ -31,7 +31,7 @@ def test_the_policy_learns_to_act_cheaply(tmp_path: Path) -> None:
         data=DataConfig(source=str(source), limit=1, streaming=False),
         output_dir=tmp_path / "run",
         model=ModelConfig(tiny=TinyModelConfig(hidden_size=32, layers=1, heads=2, vocab_size=1024)),
-        grpo=GRPOSettings(learning_rate=1e-2, kl_beta=0.0, max_turns=2, max_tokens=64, max_steps=24),
+        grpo=GRPOSettings(learning_rate=1e-2, beta=0.0, max_tool_calling_iterations=2, max_completion_length=64, max_steps=24),
         reward=RewardConfig(preference={"accuracy": 0.3, "cost": 0.5, "latency": 0.2}),
         seed=0,
     )

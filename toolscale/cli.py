@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +79,20 @@ class LazyGroup(TyperGroup):
             return COMMANDS[name].load(name)
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Every command runs through here: a user's mistake (bad input, a file in the way, a full disk) is
+        one message and exit status 1, never a traceback. Usage errors stay click's (status 2)."""
+        try:
+            return super().invoke(ctx)
+        except ToolScaleError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from error
+        except OSError as error:
+            # write_atomically names the file it was writing; a read names its own.
+            where = f"{error.filename}: " if error.filename else ""
+            typer.echo(f"{where}{error.strerror or error}", err=True)
+            raise typer.Exit(1) from error
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The list of `--help`, from the sources: loading each command to ask it would import them all."""
         with formatter.section("Commands"):
@@ -101,20 +114,5 @@ def toolscale() -> None:
     """Verified tool-use data for tool orchestrators."""
 
 
-def main() -> None:
-    """The `toolscale` command: a user's mistake (bad input, a file in the way, a full disk) is one
-    message and exit status 1, never a traceback."""
-    try:
-        app()
-    except ToolScaleError as error:
-        typer.echo(str(error), err=True)
-        sys.exit(1)
-    except OSError as error:
-        # write_atomically names the file it was writing; a read names its own.
-        where = f"{error.filename}: " if error.filename else ""
-        typer.echo(f"{where}{error.strerror or error}", err=True)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    main()
+    app()

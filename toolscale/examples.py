@@ -8,30 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Observation, StateDiff
-from toolscale.yamlfile import load_yaml, read_yaml_text
+from toolscale.strict import StrictModel
+from toolscale.tasks.verify import Action
+from toolscale.yamlfile import read_yaml_file
 
 FIXTURE_FILE = "examples/fixture.yaml"
 TASKS_FILE = "examples/tasks.yaml"
 
 
-class Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    arguments: dict[str, Any] = {}
-
-
-class ExampleTask(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExampleTask(StrictModel):
     id: str
     instruction: str
     actions: list[Action] = Field(min_length=1)
@@ -51,17 +43,13 @@ class ExampleResult:
         return not self.mismatches
 
 
-def _read_yaml(path: Path) -> Any:
-    return load_yaml(read_yaml_text(path))
-
-
 def example_database(domain: str) -> DomainDatabase:
     """The domain's database built from its hand-written fixture rows."""
-    return DomainDatabase.build(load_domain(domain), _read_yaml(domain_dir(domain) / FIXTURE_FILE))
+    return DomainDatabase.build(load_domain(domain), read_yaml_file(domain_dir(domain) / FIXTURE_FILE))
 
 
 def example_tasks(domain: str) -> list[ExampleTask]:
-    return [ExampleTask.model_validate(task) for task in _read_yaml(domain_dir(domain) / TASKS_FILE)]
+    return [ExampleTask.model_validate(task) for task in read_yaml_file(domain_dir(domain) / TASKS_FILE)]
 
 
 def compare_changes(diff: StateDiff, expected: dict[str, dict[str, dict[str, Any] | None]]) -> Iterator[str]:

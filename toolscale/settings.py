@@ -16,7 +16,7 @@ import yaml
 
 from toolscale.errors import ToolScaleError
 from toolscale.spec.errors import format_location
-from toolscale.yamlfile import load_yaml, read_yaml_text
+from toolscale.yamlfile import YamlFileError, read_yaml_file
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -45,23 +45,23 @@ def apply_override(data: dict[str, Any], override: str, source: Path) -> None:
     target[parts[-1]] = value
 
 
-def load_settings(path: Path, model: type[Model], overrides: Sequence[str] = ()) -> Model:
+def load_settings(
+    path: Path, model: type[Model], overrides: Sequence[str] = (), error: type[SettingsError] = SettingsError
+) -> Model:
+    """A YAML file (read with limits on size, depth and aliases) validated as `model`, `--set` overrides applied;
+    raises `error` with one line per problem."""
     try:
-        data = load_yaml(read_yaml_text(path))  # with limits on size, depth and aliases
-    except OSError as error:
-        raise SettingsError(f"{path}: cannot read: {error.strerror}") from error
-    except ValueError as error:  # too large, not UTF-8
-        raise SettingsError(f"{path}: {error}") from error
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from error
+        data = read_yaml_file(path)
+    except YamlFileError as problem:
+        raise error(str(problem)) from problem
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+        raise error(f"{path}: expected a mapping of settings, found {type(data).__name__}")
     for override in overrides:
         apply_override(data, override, path)
     try:
         return model.model_validate(data)
-    except pydantic.ValidationError as error:
+    except pydantic.ValidationError as invalid:
         shown = f"{path} (with --set {', '.join(overrides)})" if overrides else str(path)
-        reasons = [f"{shown}: {format_location(detail['loc'])}: {detail['msg']}" for detail in error.errors()]
-        raise SettingsError("\n".join(reasons)) from error
+        reasons = [f"{shown}: {format_location(detail['loc'])}: {detail['msg']}" for detail in invalid.errors()]
+        raise error("\n".join(reasons)) from invalid

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from toolscale.errors import ToolScaleError
+
 MAX_BYTES = 4 << 20
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # counting an alias as the whole node it repeats
@@ -68,6 +70,31 @@ def read_yaml_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from error
+
+
+class YamlFileError(ToolScaleError, ValueError):
+    """A YAML file that cannot be read or parsed: its path, where in it (None: the file as a whole) and why."""
+
+    def __init__(self, path: Path, where: str | None, reason: str) -> None:
+        super().__init__(f"{path}: {where}: {reason}" if where else f"{path}: {reason}")
+        self.path, self.where, self.reason = path, where, reason
+
+
+def read_yaml_file(path: Path) -> Any:
+    """The file's YAML document, within the limits; YamlFileError (one line) if it cannot be read or parsed."""
+    try:
+        text = read_yaml_text(path)
+    except OSError as error:
+        raise YamlFileError(path, None, f"cannot read: {error.strerror}") from error
+    except ValueError as error:  # too large, not UTF-8
+        raise YamlFileError(path, None, str(error)) from error
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(error, "problem", None) or " ".join(str(error).split())
+        raise YamlFileError(path, where, f"invalid YAML: {problem}") from error
 
 
 def load_yaml(text: str) -> Any:

@@ -72,6 +72,10 @@ def new(
     except ValueError as error:
         raise typer.BadParameter(f"--clock {clock!r}: {error}") from error
     client: LLMClient
+    for folder in replies or []:
+        if not folder.is_dir():
+            typer.echo(f"{folder}: not a folder of recorded replies", err=True)
+            raise typer.Exit(1)
     if replies:
         client = ReplayClient(replies)
     elif backend is None:

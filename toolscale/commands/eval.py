@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from toolscale.settings import SettingsError
-
 
 def run_eval(
     config: Annotated[Path, typer.Argument(help="YAML eval config (configs/eval/*.yaml; keys in docs/eval.md).")],
@@ -23,15 +21,11 @@ def run_eval(
     import datasets
 
     from toolscale.eval.config import load_eval_config
-    from toolscale.eval.runner import SUMMARY, TABLE, EvalError, evaluate
+    from toolscale.eval.runner import SUMMARY, TABLE, evaluate
 
     datasets.disable_progress_bars()  # the eval's own lines are the progress
-    try:
-        settings = load_eval_config(config, set_ or [])
-        result = evaluate(settings, out, policy, echo=typer.echo)
-    except (SettingsError, EvalError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
+    settings = load_eval_config(config, set_ or [])
+    result = evaluate(settings, out, policy, echo=typer.echo)
     typer.echo((out / TABLE).read_text(encoding="utf-8"))
     typer.echo(
         f"{result.units_run} task(s) run, {result.units_skipped} already done, {result.errors} rollout error(s) in "

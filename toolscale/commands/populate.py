@@ -10,8 +10,6 @@ import typer
 
 from toolscale.domain.loader import load_domain
 from toolscale.populate.stage import default_size, populate
-from toolscale.populate.values import PopulateError
-from toolscale.spec.errors import SpecError
 
 DATABASES_DIR = Path("output") / "databases"
 
@@ -26,14 +24,10 @@ def run_populate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Generate a consistent database for a domain at a size and seed, and write it atomically."""
-    try:
-        spec = load_domain(domain)
-        rows_of_caller = default_size(spec) if size is None else size
-        started = time.perf_counter()
-        database = populate(spec, rows_of_caller, seed, progress=progress)
-    except (SpecError, PopulateError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+    spec = load_domain(domain)
+    rows_of_caller = default_size(spec) if size is None else size
+    started = time.perf_counter()
+    database = populate(spec, rows_of_caller, seed, progress=progress)
     elapsed = time.perf_counter() - started
     path = out if out is not None else DATABASES_DIR / f"{domain}.sqlite"
     database.save(path)

@@ -8,14 +8,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from toolscale.data.labels import LabelError
-from toolscale.engine.database import DatabaseError
 from toolscale.review.apply import apply_labels
 from toolscale.review.serve import SERVED_LABELS, review_server
 from toolscale.review.site import DEFAULT_SITE, ReviewError, build_site
-from toolscale.review.terminal import TaskNotFoundError, render_task
-from toolscale.review.trajectories import TrajectoryError
-from toolscale.spec.errors import SpecError
+from toolscale.review.terminal import render_task
 
 
 class _BuildByDefault(TyperGroup):
@@ -34,11 +30,6 @@ app = typer.Typer(
 )
 
 
-def _fail(error: Exception) -> Any:
-    typer.echo(str(error), err=True)
-    raise typer.Exit(1) from error
-
-
 @app.command("build")
 def build_command(
     output: Annotated[Path, typer.Argument(help="A `toolscale run` output directory.")],
@@ -50,10 +41,7 @@ def build_command(
     workers: Annotated[int | None, typer.Option(min=1, help="Processes replaying domains (default: all CPUs).")] = None,
 ) -> None:
     """Build the static review site: index with filters, task pages, trajectories. Opens from disk, no server needed."""
-    try:
-        summary = build_site(output, out, trajectories or [], workers)
-    except (ReviewError, TrajectoryError, DatabaseError, SpecError) as error:
-        _fail(error)
+    summary = build_site(output, out, trajectories or [], workers)
     typer.echo(
         f"{summary.site / 'index.html'}: {summary.kept:,} kept tasks, {summary.rejected:,} rejected candidates, "
         f"{summary.rollouts:,} rollouts in {summary.files:,} files; {summary.rebuilt} domains made, the others unchanged; "
@@ -68,7 +56,7 @@ def serve_command(
 ) -> None:
     """Serve a built site on localhost; verdicts given on its pages are appended to SITE/labels.jsonl."""
     if not (site / "index.html").is_file():
-        _fail(ReviewError(f"{site}: no index.html; build the site with `toolscale review OUTPUT` first"))
+        raise ReviewError(f"{site}: no index.html; build the site with `toolscale review OUTPUT` first")
     server = review_server(site, port)
     typer.echo(
         f"serving {site} at http://127.0.0.1:{server.server_address[1]}/ ; labels go to {site / SERVED_LABELS} (Ctrl-C stops)"
@@ -87,10 +75,7 @@ def apply_command(
     output: Annotated[Path, typer.Option(help="The output directory the labels are about.")] = Path("output"),
 ) -> None:
     """Record reviewers' labels in OUTPUT; the next `toolscale run` drops flagged tasks as reviewer_flagged."""
-    try:
-        applied = apply_labels(labels, output)
-    except LabelError as error:
-        _fail(error)
+    applied = apply_labels(labels, output)
     counts = applied.counts
     typer.echo(
         f"{output}: {applied.added} new labels ({applied.already} already recorded); {counts['reviewed']} tasks reviewed, "
@@ -103,7 +88,4 @@ def show_command(
     output: Annotated[Path, typer.Option(help="The output directory holding the task.")] = Path("output"),
 ) -> None:
     """One task in the terminal: scenario, gold actions replayed with observations and row changes, checks, preference."""
-    try:
-        typer.echo(render_task(output, task_id))
-    except (TaskNotFoundError, DatabaseError, SpecError) as error:
-        _fail(error)
+    typer.echo(render_task(output, task_id))

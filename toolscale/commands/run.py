@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from toolscale.pipeline.config import ConfigError, load_run_config
-from toolscale.pipeline.executor import StageError
-from toolscale.pipeline.manifest import ManifestError
-from toolscale.pipeline.run import PipelineError, run_pipeline
+from toolscale.pipeline.config import load_run_config
+from toolscale.pipeline.run import run_pipeline
 
 
 def run_run(
@@ -23,14 +21,10 @@ def run_run(
 ) -> None:
     """Build databases, synthesize and verify tasks, export shards; resumes an interrupted run, and a finished
     run is left as it is."""
-    try:
-        run_config = load_run_config(config)
-        if output_dir is not None:
-            run_config = run_config.model_copy(update={"output_dir": output_dir})
-        summary = run_pipeline(run_config, only=domain, address=ray_address, workers=workers, progress=progress)
-    except (ConfigError, ManifestError, PipelineError, StageError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+    run_config = load_run_config(config)
+    if output_dir is not None:
+        run_config = run_config.model_copy(update={"output_dir": output_dir})
+    summary = run_pipeline(run_config, only=domain, address=ray_address, workers=workers, progress=progress)
     out = run_config.output_dir
     total = sum(summary.tasks.values())
     for name, tasks in summary.tasks.items():

@@ -7,28 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from toolscale.atomic import write_atomically
 from toolscale.domain.loader import domain_dir, load_domain
-from toolscale.engine.database import DatabaseError, DomainDatabase
+from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import default_size, populate
-from toolscale.spec.errors import SpecError
+from toolscale.settings import load_settings
 from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.run import FUNNEL_STAGES, jsonl, synthesize_domain
-from toolscale.yamlfile import load_yaml, read_yaml_text
 
 
 def _config(path: Path | None) -> SynthesisConfig:
     if path is None:
         return SynthesisConfig()
-    try:
-        return SynthesisConfig.model_validate(load_yaml(read_yaml_text(path)) or {})
-    except OSError as error:
-        raise typer.BadParameter(f"{path}: cannot read: {error.strerror}") from error
-    except (yaml.YAMLError, ValueError) as error:  # pydantic's ValidationError is a ValueError
-        raise typer.BadParameter(f"{path}: {error}") from error
+    return load_settings(path, SynthesisConfig)
 
 
 def run_synth(
@@ -45,13 +38,9 @@ def run_synth(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Synthesize candidates, verify each, write kept and rejected records and the funnel."""
-    try:
-        spec = load_domain(domain)
-        grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec)
-        database = DomainDatabase.load(spec, db) if db is not None else populate(spec, default_size(spec), seed=0)
-    except (SpecError, DatabaseError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+    spec = load_domain(domain)
+    grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, spec)
+    database = DomainDatabase.load(spec, db) if db is not None else populate(spec, default_size(spec), seed=0)
     limit = max_candidates if max_candidates is not None else 3 * count
     result = synthesize_domain(
         database,

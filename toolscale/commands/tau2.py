@@ -10,11 +10,9 @@ import typer
 
 from toolscale.atomic import write_atomically
 from toolscale.domain.loader import load_domain
-from toolscale.spec.errors import SpecError
 from toolscale.tau2.export import read_exportable
 from toolscale.tau2.replay import Replayer, ReplayInputError
 from toolscale.tau2.tasks import (
-    TaskFileError,
     action_problems,
     import_tasks,
     read_tau2_tasks,
@@ -32,16 +30,8 @@ def import_command(
     domain: Annotated[str, typer.Option(help="The ToolScale domain the tasks run in.")] = "retail",
 ) -> None:
     """Read upstream tasks, check their actions against the domain's tools, write ToolScale task records."""
-    try:
-        upstream = read_tau2_tasks(tasks)
-    except TaskFileError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
-    try:
-        spec = load_domain(domain)
-    except SpecError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+    upstream = read_tau2_tasks(tasks)
+    spec = load_domain(domain)
     problems = [problem for task in upstream for problem in action_problems(task, spec)]
     for problem in problems:
         typer.echo(f"{tasks}: {problem}", err=True)
@@ -60,11 +50,7 @@ def export_command(
     out: Annotated[Path, typer.Option(help="Where to write the upstream tasks.json.")],
 ) -> None:
     """Write task records in upstream's tasks.json shape: upstream's fields only, loadable by τ²-bench's Task."""
-    try:
-        tasks = read_exportable(records)
-    except TaskFileError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+    tasks = read_exportable(records)
     write_atomically(out, tau2_tasks_json(tasks))
     typer.echo(f"{out}: {len(tasks)} task(s)")
 
@@ -76,29 +62,25 @@ def replay_command(
     domain: Annotated[str, typer.Option(help="The domain (one with a τ²-bench converter).")] = "retail",
 ) -> None:
     """Run each line's actions in order on its own fresh copy of the database; report calls and final diff."""
+    replayer = Replayer.for_domain(domain)
     try:
-        replayer = Replayer.for_domain(domain)
+        lines = calls.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ReplayInputError(f"{calls}: not UTF-8 text (byte {error.start})") from error
+    results = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{calls}: line {number}"
         try:
-            lines = calls.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as error:
-            raise ReplayInputError(f"{calls}: not UTF-8 text (byte {error.start})") from error
-        results = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{calls}: line {number}"
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ReplayInputError(f"{where}: not JSON: {error}") from error
-            except RecursionError as error:
-                raise ReplayInputError(f"{where}: nests too deep to read") from error
-            if not isinstance(item, dict):
-                raise ReplayInputError(f"{where}: expected an object with 'id' and 'actions'")
-            results.append(replayer.replay(item, where))
-    except (ReplayInputError, OSError) as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from error
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ReplayInputError(f"{where}: not JSON: {error}") from error
+        except RecursionError as error:
+            raise ReplayInputError(f"{where}: nests too deep to read") from error
+        if not isinstance(item, dict):
+            raise ReplayInputError(f"{where}: expected an object with 'id' and 'actions'")
+        results.append(replayer.replay(item, where))
     write_atomically(out, "".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results))
     failed = sum(not call["ok"] for result in results for call in result["actions"])
     changed = sum(any(result["final_db_diff"].values()) for result in results)

@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from toolscale.settings import SettingsError
-
 
 def run_train(
     config: Annotated[Path, typer.Argument(help="YAML run config (configs/train/*.yaml; fields in docs/training.md).")],
@@ -23,11 +21,7 @@ def run_train(
     from toolscale.train.config import load_config
     from toolscale.train.source import check_source
 
-    try:
-        settings = load_config(config, set_ or [])
-    except SettingsError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
+    settings = load_config(config, set_ or [])
     check_source(settings.data)
     from toolscale.train.trainer import train  # after the checks: the heavy imports wait for good input
 

@@ -85,5 +85,9 @@ def domain_shards(domain: str, groups: Mapping[str, Sequence[ToolScaleTask]], sh
 
 
 def write_files(root: Path, files: Mapping[str, bytes]) -> None:
+    """Each file under root, atomically; one that already holds its bytes is left as it is (a resumed run
+    rewrites nothing it need not)."""
     for relative, data in files.items():
-        write_atomically(root / relative, data)
+        path = root / relative
+        if not path.is_file() or path.read_bytes() != data:
+            write_atomically(path, data)

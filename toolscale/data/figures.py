@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 
 from toolscale.tasks.near_duplicates import near_duplicate_share, task_key
-from toolscale.tasks.record import ToolScaleTask
-from toolscale.tasks.synthesize import TaskKind
+from toolscale.tasks.record import TaskKind, ToolScaleTask
 
 SAMPLE_SIZE = 114
 KINDS: tuple[str, ...] = get_args(TaskKind)

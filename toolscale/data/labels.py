@@ -16,6 +16,8 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from toolscale.errors import ToolScaleError
+
 LABELS_FILE = Path("review") / "labels.jsonl"  # inside an output directory
 Verdict = Literal["approved", "flagged"]
 
@@ -29,8 +31,8 @@ class Label(BaseModel):
     at: str = ""  # ISO 8601 time the reviewer gave it; order in the file decides, not this
 
 
-class LabelError(ValueError):
-    pass
+class LabelError(ToolScaleError, ValueError):
+    """A labels file that cannot be used; the message names the file, the line and the reason."""
 
 
 def parse_labels(text: str, source: str) -> list[Label]:

@@ -6,13 +6,12 @@ from functools import cache
 from pathlib import Path
 
 import pydantic
-import yaml
 
 from toolscale.domain.checks import check_spec
 from toolscale.resources import data_dir
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec
-from toolscale.yamlfile import load_yaml, read_yaml_text
+from toolscale.yamlfile import YamlFileError, read_yaml_file
 
 DOMAINS_DIR = data_dir("domains")
 SPEC_FILE = "domain.yaml"
@@ -21,17 +20,9 @@ SPEC_FILE = "domain.yaml"
 def load_spec(path: Path) -> DomainSpec:
     """Parse, shape-check and semantically check a spec file; raise SpecError listing every problem."""
     try:
-        text = read_yaml_text(path)
-    except OSError as error:
-        raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
-    except ValueError as error:
-        raise SpecError([SpecIssue(path, "(file)", str(error))]) from error
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise SpecError([SpecIssue(path, where, f"invalid YAML: {getattr(error, 'problem', error)}")]) from error
+        data = read_yaml_file(path)
+    except YamlFileError as error:
+        raise SpecError([SpecIssue(path, error.where or "(file)", error.reason)]) from error
     try:
         spec = DomainSpec.model_validate(data)
     except pydantic.ValidationError as error:

@@ -21,6 +21,7 @@ from typing import Any
 from toolscale.atomic import write_atomically
 from toolscale.data.schema import task_to_row
 from toolscale.domain.loader import load_domain
+from toolscale.errors import ToolScaleError
 from toolscale.eval.config import EndpointPolicy, EvalConfig
 from toolscale.eval.figures import markdown_table, summarize
 from toolscale.eval.plots import experts_png, pareto_png
@@ -37,7 +38,7 @@ RESULTS, TRAJECTORIES, SUMMARY, TABLE = "results.jsonl", "trajectories.jsonl", "
 PARETO_PLOT, EXPERTS_PLOT = "pareto.png", "experts.png"
 
 
-class EvalError(Exception):
+class EvalError(ToolScaleError):
     """An eval that cannot run as configured (unknown policy, no tasks); the message says which and why."""
 
 

@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pydantic
-import yaml
 from pydantic import Field, model_validator
 
 from toolscale.domain.loader import domain_names
-from toolscale.errors import ToolScaleError
 from toolscale.llm.config import LLMConfig
-from toolscale.spec.errors import format_location
+from toolscale.settings import SettingsError, load_settings
 from toolscale.strict import StrictModel
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.yamlfile import load_yaml, read_yaml_text
 
 # Counts and seeds are whole numbers written as such: `true`, "12" and 1e26 are refused, not coerced,
 # and each has an upper bound, so a config that would fail midway (after a database was written) fails
@@ -114,26 +111,12 @@ class RunConfig(StrictModel):
         return domain.tasks if domain.tasks is not None else self.tasks
 
 
-class ConfigError(ToolScaleError, ValueError):
+class ConfigError(SettingsError):
     """A run config that cannot be used; the message names the file, the key and the reason."""
 
 
 def load_run_config(path: Path) -> RunConfig:
-    try:
-        data = load_yaml(read_yaml_text(path))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from error
-    except ValueError as error:
-        raise ConfigError(f"{path}: {error}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
-    try:
-        return RunConfig.model_validate(data)
-    except pydantic.ValidationError as error:
-        reasons = [f"{path}: {format_location(detail['loc'])}: {detail['msg']}" for detail in error.errors()]
-        raise ConfigError("\n".join(reasons)) from error
+    return load_settings(path, RunConfig, error=ConfigError)
 
 
 def fingerprint(*parts: str) -> str:

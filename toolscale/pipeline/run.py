@@ -20,6 +20,7 @@ from pathlib import Path
 
 from toolscale.atomic import write_atomically
 from toolscale.data.card import dataset_card
+from toolscale.data.export import write_files
 from toolscale.data.labels import LABELS_FILE, LabelError, flagged_digest, flagged_notes, read_labels, review_counts
 from toolscale.data.plots import funnel_png
 from toolscale.domain.loader import load_domain
@@ -245,8 +246,7 @@ class _Run:
         save_manifest(self.manifest_path, manifest)
         for stale in sorted(previous - set(files)):
             (self.out / stale).unlink(missing_ok=True)
-        for relative, data in files.items():
-            write_atomically(self.out / relative, data)
+        write_files(self.out, files)
         state.export = DomainExportEntry(
             fingerprint=domain.export_fingerprint,
             files={relative: sha256_file(self.out / relative) or "" for relative in sorted(files)},
@@ -297,10 +297,7 @@ class _Run:
             "stats.json": (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"),
             "stats/funnel.png": funnel_png(funnels, FUNNEL_STAGES),
         }
-        for name, data in summaries.items():
-            path = self.out / name
-            if not path.exists() or path.read_bytes() != data:
-                write_atomically(path, data)
+        write_files(self.out, summaries)
 
 
 def run_pipeline(

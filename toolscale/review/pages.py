@@ -10,8 +10,8 @@ from typing import Any, Literal, TypedDict
 
 from toolscale.review.replay import ReplayedStep, communicated_at
 from toolscale.review.trajectories import divergence
+from toolscale.tasks.checks import CHECKS
 from toolscale.tasks.record import REVIEWER_FLAGGED, ToolScaleTask
-from toolscale.tasks.verify import CHECKS
 
 # The verifier's order (toolscale/tasks/verify.py), then the export's checks: checks on one line are
 # evaluated together, and a candidate failing one line is not checked by later lines.

@@ -29,6 +29,7 @@ from toolscale.data.export import read_parquet_tasks
 from toolscale.data.labels import LABELS_FILE, read_labels, review_counts
 from toolscale.domain.loader import domain_dir
 from toolscale.engine.database import DomainDatabase
+from toolscale.errors import ToolScaleError
 from toolscale.review.pages import ALL_CHECKS, preference_label, search_text, task_kind, task_page
 from toolscale.review.replay import replay
 from toolscale.review.specs import parsed_spec
@@ -42,8 +43,8 @@ BUILD_RECORDS = ".build"  # inside the site: what each domain's part was made fr
 ASSETS = ("index.html", "review.css", "review.js")
 
 
-class ReviewError(ValueError):
-    pass
+class ReviewError(ToolScaleError, ValueError):
+    """An output directory or site the review cannot use; the message says which and why."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import typer
 
 from toolscale.data.schema import TASK_SCHEMA, row_to_task
 from toolscale.engine.database import DomainDatabase
+from toolscale.errors import ToolScaleError
 from toolscale.review.pages import check_verdicts, failing_step, task_kind
 from toolscale.review.replay import communicated_at, replay
 from toolscale.review.specs import parsed_spec
@@ -22,8 +23,8 @@ from toolscale.tasks.record import ToolScaleTask
 OUTPUT_WIDTH = 300  # characters of an observation shown before it is cut
 
 
-class TaskNotFoundError(LookupError):
-    pass
+class TaskNotFoundError(ToolScaleError, LookupError):
+    """No kept or rejected record of that id in the output directory."""
 
 
 def find_task(output: Path, task_id: str) -> tuple[ToolScaleTask, str | None]:

@@ -11,12 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from toolscale.errors import ToolScaleError
+
 TRAJECTORIES_FILE = "trajectories.jsonl"
 EXPERT_CALL = "call_expert"  # a step that asks a priced model, not a domain tool
 
 
-class TrajectoryError(ValueError):
-    pass
+class TrajectoryError(ToolScaleError, ValueError):
+    """A trajectories file that cannot be read; the message names the file, the line and the reason."""
 
 
 def trajectory_files(paths: Iterable[Path]) -> list[Path]:

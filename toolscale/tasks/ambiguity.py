@@ -92,8 +92,9 @@ def ambiguous_target(
             rivals = sorted(
                 other for other in seen.keys_of(table, context.keys) if other != value and seen.places[other] & where_seen
             )
+            target = _Target(context, scenario, table, action, parameter, value, seen)
             for rival in rivals:
-                if _told_apart(context, scenario, table, action, parameter, value, rival, seen):
+                if target.told_apart_from(rival):
                     continue
                 if _reaches_elsewhere(context, actions, value, rival, outcome):
                     detail = f"{action.name}.{parameter} = {value!r}: the scenario fits {rival!r} as well, which ends elsewhere"
@@ -143,42 +144,49 @@ def _objects(value: Any) -> Iterator[dict[str, Any]]:
     pending = [value]
     while pending:
         item = pending.pop()
-        if isinstance(item, dict):
+        kind = type(item)  # JSON values are exact dicts, lists and scalars: no subclass checks needed
+        if kind is dict:
             yield item
             pending.extend(item.values())
-        elif isinstance(item, list | tuple):
+        elif kind is list or kind is tuple:
             pending.extend(item)
 
 
-def _told_apart(
-    context: Context,
-    scenario: str,
-    table: str,
-    action: Call,
-    parameter: str,
-    value: str,
-    rival: str,
-    seen: _Outputs,
-) -> bool:
-    """Whether something the agent can see and the user says separates the target from the rival.
+class _Target:
+    """A write's target row and what tells it apart in words: the fields of its view that the grammar's
+    mention names or whose value the scenario says (worked out once, then compared with each rival)."""
 
-    The trace's views first; only if they do not separate them, also what the reads by key return.
-    """
-    if _differ_in_words(context, scenario, table, seen.view(value), seen.view(rival)):
-        return True
-    mine, theirs = (_detail_reads(context, action, parameter, key) for key in (value, rival))
-    return _differ_in_words(context, scenario, table, seen.view(value, mine), seen.view(rival, theirs))
+    def __init__(
+        self, context: Context, scenario: str, table: str, action: Call, parameter: str, value: str, seen: _Outputs
+    ) -> None:
+        self._context, self._scenario, self._seen = context, scenario, seen
+        self._action, self._parameter, self._value = action, parameter, value
+        self._named = context.words.mentions.get(table, frozenset())
+        self._marks = self._marks_of(seen.view(value))
+        self._detailed_marks: dict[str, Any] | None = None  # with the reads by key: made only if a rival needs them
 
+    def _marks_of(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: mine
+            for key, mine in view.items()
+            if not isinstance(mine, dict | list)
+            and (key in self._named or (mine is not None and found(str(mine), self._scenario)))
+        }
 
-def _differ_in_words(context: Context, scenario: str, table: str, target: Mapping[str, Any], rival: Mapping[str, Any]) -> bool:
-    named = context.words.mentions.get(table, frozenset())
-    for key in target.keys() & rival.keys():
-        mine, theirs = target[key], rival[key]
-        if mine == theirs or isinstance(mine, dict | list):
-            continue
-        if key in named or (mine is not None and found(str(mine), scenario)):
+    def told_apart_from(self, rival: str) -> bool:
+        """Whether a field the user's words fix differs between the two rows: in the trace's views first, and
+        only if those do not separate them, also in what the reads by key return."""
+        if _differs(self._marks, self._seen.view(rival)):
             return True
-    return False
+        if self._detailed_marks is None:
+            detail = _detail_reads(self._context, self._action, self._parameter, self._value)
+            self._detailed_marks = self._marks_of(self._seen.view(self._value, detail))
+        theirs = _detail_reads(self._context, self._action, self._parameter, rival)
+        return _differs(self._detailed_marks, self._seen.view(rival, theirs))
+
+
+def _differs(marks: Mapping[str, Any], rival: Mapping[str, Any]) -> bool:
+    return any(key in rival and rival[key] != mine for key, mine in marks.items())
 
 
 def _detail_reads(context: Context, action: Call, parameter: str, key: str) -> list[Any]:
@@ -208,10 +216,17 @@ def _names_match(parameter: str, name: str) -> bool:
 
 
 def _reaches_elsewhere(context: Context, actions: Sequence[Call], value: str, rival: str, outcome: str) -> bool:
-    """The gold actions with `rival` wherever `value` was all succeed and end in another outcome."""
+    """The gold actions with `rival` wherever `value` was all succeed and end in another outcome.
+
+    Reads before the first action that names `value` are left out: they see the gold run's state with the
+    gold run's arguments, so they succeed as they did there, and reads change nothing."""
+    tools = context.database.tools
     with context.database.fork() as env:
+        changed = False
         for action in actions:
-            if not env.call(action.name, _replaced(dict(action.arguments), value, rival)).ok:
+            arguments = _replaced(dict(action.arguments), value, rival)
+            changed = changed or arguments != action.arguments
+            if (changed or tools[action.name].writes) and not env.call(action.name, arguments).ok:
                 return False
         return env.outcome_hash() != outcome
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
-import yaml
 from pydantic import Field
 
 from toolscale.domain.checks import CLOCK_PARAMETERS, query_problems
@@ -22,7 +21,7 @@ from toolscale.populate.fakes import FakerError, faker_sample
 from toolscale.spec.errors import SpecError, SpecIssue, format_location
 from toolscale.spec.models import DomainSpec, Identifier, JsonScalar
 from toolscale.strict import StrictModel
-from toolscale.yamlfile import load_yaml, read_yaml_text
+from toolscale.yamlfile import YamlFileError, read_yaml_file
 
 GRAMMAR_FILE = "grammar.yaml"
 CALLER_PARAMETER = "caller_id"  # bound in candidate queries to the sampled caller's id
@@ -259,13 +258,9 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
 def load_grammar(path: Path, spec: DomainSpec) -> TaskGrammar:
     """Read and check a task grammar; raise SpecError naming the file, the place and the reason."""
     try:
-        data: Any = load_yaml(read_yaml_text(path))
-    except OSError as error:
-        raise SpecError([SpecIssue(path, "(file)", f"cannot read: {error.strerror}")]) from error
-    except ValueError as error:
-        raise SpecError([SpecIssue(path, "(file)", str(error))]) from error
-    except yaml.YAMLError as error:
-        raise SpecError([SpecIssue(path, "(file)", f"invalid YAML: {error}")]) from error
+        data: Any = read_yaml_file(path)
+    except YamlFileError as error:
+        raise SpecError([SpecIssue(path, error.where or "(file)", error.reason)]) from error
     try:
         grammar = TaskGrammar.model_validate(data)
     except pydantic.ValidationError as error:

@@ -12,20 +12,15 @@ from pydantic import ConfigDict
 
 from toolscale.engine.environment import StateDiff
 from toolscale.strict import StrictModel
+from toolscale.tasks.checks import CheckName
 from toolscale.tasks.preference import Preference, Pricing
-from toolscale.tasks.synthesize import SynthesizedTask, TaskKind
 from toolscale.tasks.upstream import (
-    Action,
-    Description,
-    EvaluationCriteria,
-    StructuredUserInstructions,
     TaskRecord,
     Tau2Task,
-    UserScenario,
 )
-from toolscale.tasks.verify import CheckName, Verdict
 
 Difficulty = Literal["easy", "medium", "hard"]
+TaskKind = Literal["write", "information", "refusal", "conditional"]
 # Not a verifier check: the export drops a kept task a reviewer flagged (toolscale/data/labels.py).
 ReviewerFlagged = Literal["reviewer_flagged"]
 REVIEWER_FLAGGED: ReviewerFlagged = "reviewer_flagged"
@@ -92,82 +87,9 @@ class ToolScaleTask(TaskRecord):
         return data
 
 
-def difficulty(task: SynthesizedTask) -> Difficulty:
-    """From the task's shape: writes, actions and distinct tools the agent must get right."""
-    writes, actions = len(task.goals), len(task.actions)
-    tools = len({action.name for action in task.actions})
-    if writes >= 3 or actions >= 9 or task.conditional:
-        return "hard"
-    if writes == 2 or actions >= 6 or tools >= 5:
-        return "medium"
-    return "easy"
-
-
 def rejected_as(task: ToolScaleTask, check: CheckName | ReviewerFlagged, detail: str) -> ToolScaleTask:
     """A kept record rejected by a check made after verification (duplicates across units, near-duplicates,
     a reviewer's flag)."""
     reason = ReasonRecord(check=check, detail=detail)
     verification = task.verification.model_copy(update={"verdict": "rejected", "reasons": [reason]})
     return task.model_copy(update={"verification": verification})
-
-
-def task_record(
-    task: SynthesizedTask, verdict: Verdict, *, domain: str, database: DatabaseRef, provenance: Provenance
-) -> ToolScaleTask:
-    task_id = f"{domain}-{provenance.seed}-{task.index:07d}"
-    scenario = task.scenario
-    # Set only when a task has them: upstream's export leaves unset fields out.
-    persona: dict[str, str] = {"persona": scenario.persona} if scenario.persona else {}
-    criteria = EvaluationCriteria(
-        actions=[
-            Action(action_id=f"{task_id}-{number}", name=action.name, arguments=dict(action.arguments))
-            for number, action in enumerate(task.actions)
-        ],
-        communicate_info=list(task.communicate_info),
-        reward_basis=["DB", "COMMUNICATE"] if task.communicate_info else ["DB"],
-    )
-    if task.nl_assertions:  # refusals, for judges that grade the agent's words
-        criteria = criteria.model_copy(update={"nl_assertions": list(task.nl_assertions)})
-    return ToolScaleTask(
-        id=task_id,
-        domain=domain,
-        description=Description(purpose=f"{domain}: " + ", then ".join(task.goals)),
-        user_scenario=UserScenario(
-            **persona,
-            instructions=StructuredUserInstructions(
-                domain=domain,
-                reason_for_call=scenario.reason_for_call,
-                known_info=scenario.known_info,
-                unknown_info=scenario.unknown_info,
-                task_instructions=scenario.task_instructions,
-            ),
-        ),
-        initial_state=None,
-        evaluation_criteria=criteria,
-        database=database,
-        difficulty=difficulty(task),
-        kind=task.kind,
-        preference=task.preference,
-        pricing=task.pricing,
-        provenance=provenance,
-        verification=Verification(
-            verdict="kept" if verdict.kept else "rejected",
-            reasons=[ReasonRecord(check=r.check, detail=r.detail, action_index=r.action_index) for r in verdict.reasons],
-            expected_final_hash=verdict.final_hash,
-            expected_outcome_hash=verdict.outcome_hash,
-            expected_diff=verdict.final_diff,
-            trace=None
-            if verdict.kept
-            else [
-                TraceRecord(
-                    name=step.name,
-                    arguments=dict(step.arguments),
-                    ok=step.ok,
-                    output=step.output,
-                    error=step.error,
-                    state_hash=step.state_hash,
-                )
-                for step in verdict.trace
-            ],
-        ),
-    )

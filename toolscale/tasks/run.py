@@ -13,12 +13,14 @@ from tqdm import tqdm
 
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.tasks.ambiguity import grammar_words
+from toolscale.tasks.assemble import task_record
+from toolscale.tasks.checks import CHECKS
 from toolscale.tasks.grammar import TaskGrammar
 from toolscale.tasks.near_duplicates import NearDuplicateCap, near_duplicate_detail, task_key
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.record import REVIEWER_FLAGGED, DatabaseRef, Provenance, ToolScaleTask, rejected_as, task_record
+from toolscale.tasks.record import REVIEWER_FLAGGED, DatabaseRef, Provenance, ToolScaleTask, rejected_as
 from toolscale.tasks.synthesize import Synthesizer
-from toolscale.tasks.verify import CHECKS, Verifier
+from toolscale.tasks.verify import Verifier
 
 NO_GOAL = "no_goal"  # the drawn caller had nothing the grammar's goals could do
 FUNNEL_STAGES = ("generated", NO_GOAL, *CHECKS, REVIEWER_FLAGGED, "kept")

@@ -22,7 +22,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -46,6 +46,7 @@ from toolscale.tasks.grammar import (
     template_fields,
 )
 from toolscale.tasks.preference import Preference, Pricing, SynthesisConfig, draw_preference, draw_pricing
+from toolscale.tasks.record import TaskKind
 from toolscale.tasks.spoken import spoken
 from toolscale.tasks.verify import Action, Candidate, Observed, leaves
 
@@ -59,8 +60,6 @@ MIN_TOLD_LENGTH = 3
 
 # How a tool turns down a forbidden ask by its rules (not an unknown tool or a malformed call).
 REFUSED_BY = frozenset({"precondition", "constraint"})
-
-TaskKind = Literal["write", "information", "refusal", "conditional"]
 
 
 @dataclass(frozen=True)

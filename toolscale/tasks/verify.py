@@ -11,30 +11,16 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from pydantic import ConfigDict
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment, FailureReason, StateDiff
 from toolscale.tasks import ambiguity
+from toolscale.tasks.checks import CheckName
 from toolscale.tasks.communicate import weakness
 from toolscale.tasks.spoken import spoken
-
-CheckName = Literal[
-    "invalid_action",  # unknown tool or arguments failing its JSON Schema
-    "action_failed",  # a gold action executes with an error
-    "no_state_change",  # doing nothing already reaches the final state
-    "nondeterministic",  # a second replay ends in another state
-    "prefix_reaches_goal",  # a proper prefix of the gold actions already reaches the final state
-    "ungrounded_argument",  # a write's argument is neither in the scenario nor in an earlier output
-    "leaked_id",  # the scenario shows an internal id the user could not know
-    "uncommunicable_info",  # a value the agent must tell the user appears in no action's output
-    "weak_communicate",  # a value to tell proves nothing: the user said it, or it is too short or common
-    "redundant_action",  # dropping one gold write leaves the final state as it is
-    "ambiguous_target",  # another row the scenario's words fit as well would pass the same calls, elsewhere
-    "duplicate",  # same domain and same normalized write sequence as a task already kept
-    "near_duplicate",  # same writes and wording (values aside) as too many kept tasks (`toolscale.tasks.near_duplicates`)
-]
-CHECKS: tuple[CheckName, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
 # Ids shorter than this are too likely to occur in ordinary text to count as a leak.
 MIN_ID_LENGTH = 4
@@ -42,6 +28,12 @@ MIN_ID_LENGTH = 4
 
 @dataclass(frozen=True)
 class Action:
+    """A gold tool call, as synthesis makes it, the verifier replays it and example files spell it.
+    (τ²'s wire shape, with action ids and requestor, is `toolscale.tasks.upstream.Action`.)"""
+
+    # Read from example files too: an unknown key there is a typo, not something to ignore.
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     name: str
     arguments: Mapping[str, Any]
 
@@ -355,7 +347,8 @@ class Verifier:
             for key, change in diff.get(table, {}).items():
                 if change["after"] is not None:
                     final_keys.setdefault(key, table)
-        for value in sorted(value for value in values if isinstance(value, str) and len(value) >= MIN_ID_LENGTH):
+        ids = (value for value in values if type(value) is str and (value in self._initial_keys or value in final_keys))
+        for value in sorted(value for value in ids if len(value) >= MIN_ID_LENGTH):
             key_of = self._initial_keys.get(value) or final_keys.get(value)
             if key_of is None or not _mentions(candidate.scenario, value):
                 continue

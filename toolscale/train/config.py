@@ -61,19 +61,28 @@ class DataConfig(StrictModel):
     limit: int | None = Field(default=None, ge=1, description="Use only the first N tasks (smoke runs, tests).")
 
 
+# `grpo:` fields are GRPOConfig's own, under TRL's names, except these, which TRL does not have.
+TOOLSCALE_ONLY = frozenset({"advantage_clip"})
+
+
 class GRPOSettings(StrictModel):
-    group_size: int = Field(default=8, ge=2, description="Rollouts per task (G); the reward is normalized within them.")
-    per_device_batch: int = Field(
+    """TRL's GRPOConfig fields the trainer sets from the config (TRL's names and meanings), plus TOOLSCALE_ONLY.
+    `save_steps: null` means no checkpoints before the final model (TRL's save_strategy 'no')."""
+
+    num_generations: int = Field(default=8, ge=2, description="Rollouts per task (G); the reward is normalized within them.")
+    per_device_train_batch_size: int = Field(
         default=8, ge=1, description="Rollouts per device and optimizer micro-step; groups may span devices."
     )
-    gradient_accumulation: int = Field(default=1, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
     learning_rate: float = Field(default=1e-6, gt=0)
-    kl_beta: float = Field(default=1e-4, ge=0, description="KL coefficient against the reference model (0: no reference).")
-    clip_low: float = Field(default=0.2, gt=0, description="PPO clip ratio below 1 (epsilon).")
-    clip_high: float = Field(default=0.28, gt=0, description="PPO clip ratio above 1 (epsilon_high, DAPO's clip-higher).")
+    beta: float = Field(default=1e-4, ge=0, description="KL coefficient against the reference model (0: no reference).")
+    epsilon: float = Field(default=0.2, gt=0, description="PPO clip ratio below 1 (epsilon).")
+    epsilon_high: float = Field(default=0.28, gt=0, description="PPO clip ratio above 1 (epsilon_high, DAPO's clip-higher).")
     advantage_clip: float = Field(default=3.0, gt=0, description="Group z-scored advantages are clipped to [-c, c].")
-    max_turns: int = Field(default=30, ge=1, description="Tool-calling rounds per rollout.")
-    max_tokens: int = Field(default=4096, ge=16, description="Tokens a rollout may add after its prompt, tool results included.")
+    max_tool_calling_iterations: int = Field(default=30, ge=1, description="Tool-calling rounds per rollout.")
+    max_completion_length: int = Field(
+        default=4096, ge=16, description="Tokens a rollout may add after its prompt, tool results included."
+    )
     temperature: float = Field(default=1.0, gt=0)
     max_steps: int = Field(default=1000, ge=1, description="Optimizer steps (required: the task stream has no length).")
     warmup_steps: int = Field(default=0, ge=0)
@@ -162,7 +171,7 @@ class TrajectorySampling(StrictModel):
     """Rollouts the trainer logs to output_dir/trajectories.jsonl, in `toolscale eval`'s trajectory format."""
 
     every_steps: int = Field(default=10, ge=0, description="Log rollouts of every Nth step (and the first); 0: none.")
-    groups: int = Field(default=1, ge=1, description="Task groups logged per such step (each group_size rollouts).")
+    groups: int = Field(default=1, ge=1, description="Task groups logged per such step (each num_generations rollouts).")
 
 
 class TrainConfig(StrictModel):
@@ -180,10 +189,11 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _groups_fit(self) -> TrainConfig:
-        rollouts = self.grpo.per_device_batch * self.grpo.gradient_accumulation
-        if rollouts % self.grpo.group_size:
+        rollouts = self.grpo.per_device_train_batch_size * self.grpo.gradient_accumulation_steps
+        if rollouts % self.grpo.num_generations:
             raise ValueError(
-                f"per_device_batch x gradient_accumulation ({rollouts}) must be a multiple of group_size ({self.grpo.group_size})"
+                f"per_device_train_batch_size x gradient_accumulation_steps ({rollouts}) must be a multiple of num_generations "
+                f"({self.grpo.num_generations})"
             )
         return self
 

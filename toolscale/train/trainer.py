@@ -21,7 +21,7 @@ from trl.trainer.grpo_trainer import GRPOTrainer
 
 from toolscale.domain.loader import domain_names, load_domain
 from toolscale.spec.models import DomainSpec
-from toolscale.train.config import TrainConfig
+from toolscale.train.config import TOOLSCALE_ONLY, TrainConfig
 from toolscale.train.data import task_from_row, training_rows
 from toolscale.train.environment import ToolScaleEnvironment, environment_classes
 from toolscale.train.experts import ExpertRouter
@@ -62,32 +62,17 @@ def _bf16(config: TrainConfig) -> bool:
 
 
 def grpo_arguments(config: TrainConfig) -> GRPOConfig:
+    """TRL's GRPOConfig: the `grpo:` section's fields pass through under their own (TRL's) names."""
     settings = config.grpo
     return GRPOConfig(
+        **settings.model_dump(exclude={*TOOLSCALE_ONLY, "save_steps"}),
         output_dir=str(config.output_dir),
-        per_device_train_batch_size=settings.per_device_batch,
-        gradient_accumulation_steps=settings.gradient_accumulation,
-        num_generations=settings.group_size,
-        learning_rate=settings.learning_rate,
-        beta=settings.kl_beta,
-        epsilon=settings.clip_low,
-        epsilon_high=settings.clip_high,
-        max_completion_length=settings.max_tokens,
-        max_tool_calling_iterations=settings.max_turns,
-        temperature=settings.temperature,
-        max_steps=settings.max_steps,
-        warmup_steps=settings.warmup_steps,
         save_strategy="steps" if settings.save_steps else "no",
         save_steps=settings.save_steps or 500,
         logging_steps=config.logging_steps,
         seed=config.seed,
         use_cpu=not _on_gpu(config),
         bf16=_bf16(config),
-        use_vllm=settings.use_vllm,
-        vllm_mode=settings.vllm_mode,
-        vllm_server_base_url=settings.vllm_server_base_url,
-        vllm_gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
-        activation_checkpointing=settings.activation_checkpointing,
         remove_unused_columns=False,  # the task columns are what reset(**row) rebuilds the episode from
         report_to="none",
     )
@@ -135,7 +120,7 @@ def build_trainer(config: TrainConfig, specs: Mapping[str, DomainSpec] | None = 
     arguments = grpo_arguments(config)
     arguments.model_init_kwargs = {"dtype": "bfloat16" if _bf16(config) else "float32"}
     reward = ToolScaleReward(
-        group_size=config.grpo.group_size,
+        group_size=config.grpo.num_generations,
         orchestrator_price_per_million=config.reward.orchestrator_price_per_million,
         weights=config.reward.preference,
     )
@@ -156,7 +141,7 @@ def build_trainer(config: TrainConfig, specs: Mapping[str, DomainSpec] | None = 
         reward.on_scored = TrajectoryLog(
             config.output_dir / TRAJECTORIES_FILE,
             config.trajectories,
-            config.grpo.group_size,
+            config.grpo.num_generations,
             config.data.split,
             solo=config.user.mode == "solo",
             step=lambda: trainer.state.global_step + 1,  # rollouts are generated for the step about to be taken
