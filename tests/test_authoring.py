@@ -251,3 +251,18 @@ def test_the_authoring_run_can_be_driven_without_the_command(tmp_path: Path) -> 
     result = author_domain(ReplayClient([VET]), settings, tmp_path)
     assert result.report.passed
     assert result.report.written_to == str(tmp_path / "vet")
+
+
+def test_an_answer_in_a_fence_with_prose_around_it_is_read() -> None:
+    from datetime import datetime
+
+    draft = Draft("vet", datetime.fromisoformat(CLOCK), Path("domains/vet"))
+    caller = (VET / "caller.json").read_text()
+    answer, issues = draft.read_answer(stage("caller"), f"Here is the caller part:\n```json\n{caller}```\nIt names the owners.\n")
+    assert issues == []
+    assert answer is not None
+    assert answer.model_dump()["caller"]["table"] == "owners"
+    _, issues = draft.read_answer(stage("caller"), 'Sure!\n```json\n{"caller": [\n```\n')
+    assert [str(issue).split(": the answer")[0] for issue in issues] == [
+        "domains/vet/domain.yaml: line 3, column 13"
+    ]  # the line of the reply as sent

@@ -35,7 +35,8 @@ from toolscale.strict import StrictModel
 from toolscale.tasks.grammar import CALLER_PARAMETER, grammar_problems
 from toolscale.yamlfile import load_yaml
 
-_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+# A fenced block: the whole answer, or the first block of an answer with prose around it.
+_FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
 _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 _POLICY_SECTIONS = {"authentication": "Authentication", "confirm": "Confirmations", "refus": "Refusals"}
 
@@ -75,7 +76,7 @@ class Draft:
     def read_answer(self, stage: Stage, text: str) -> tuple[StrictModel | None, list[SpecIssue]]:
         """The answer a reply holds (JSON, or YAML, optionally fenced), or the problems that stop it."""
         where = self.file(POLICY_FILE if stage.name == "policy" else GRAMMAR_FILE if stage.name == "grammar" else SPEC_FILE)
-        match = _FENCE.match(text)
+        match = _FENCE.search(text)
         skipped = text[: match.start(1)].count("\n") if match else 0  # lines are counted in the reply as sent
         try:
             data: Any = load_yaml(match.group(1) if match else text)
