@@ -266,3 +266,11 @@ def test_an_answer_in_a_fence_with_prose_around_it_is_read() -> None:
     assert [str(issue).split(": the answer")[0] for issue in issues] == [
         "domains/vet/domain.yaml: line 3, column 13"
     ]  # the line of the reply as sent
+
+
+def test_a_name_that_is_not_a_domain_name_is_refused_before_any_request(tmp_path: Path) -> None:
+    arguments = ["domain", "new", "Vet Clinic", "--describe", DESCRIBE, "--replies", str(VET), "--domains-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2
+    assert "a domain name is lower case letters, digits and _" in result.output
+    assert not any(tmp_path.iterdir())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,9 +14,10 @@ from toolscale.domain.loader import DOMAINS_DIR
 from toolscale.errors import ToolScaleError
 from toolscale.llm.config import Backend, LLMConfig, SchemaFormat
 from toolscale.llm.types import LLMClient
+from toolscale.spec.models import Identifier
 
-# The spec's Identifier: the name is the folder's and the spec's `name`.
-_DOMAIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# The name is the folder's and the spec's `name`, so it is the spec's Identifier.
+_DOMAIN_NAME = pydantic.TypeAdapter(Identifier)
 
 app = typer.Typer(no_args_is_help=True, help="Write new domains with a language model.")
 
@@ -65,8 +65,12 @@ def new(
     from toolscale.authoring.replay import ReplayClient
     from toolscale.llm.factory import make_client
 
-    if _DOMAIN_NAME.fullmatch(name) is None:
-        raise typer.BadParameter(f"{name!r}: a domain name is lower case letters, digits and _, starting with a letter")
+    try:
+        _DOMAIN_NAME.validate_python(name)
+    except pydantic.ValidationError as error:
+        raise typer.BadParameter(
+            f"{name!r}: a domain name is lower case letters, digits and _, starting with a letter"
+        ) from error
     try:
         now = datetime.fromisoformat(clock)
     except ValueError as error:

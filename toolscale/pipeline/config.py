@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +13,7 @@ from pydantic import Field, model_validator
 from toolscale.domain.loader import domain_names
 from toolscale.llm.config import LLMConfig
 from toolscale.settings import SettingsError, load_settings
+from toolscale.spec.models import Identifier
 from toolscale.strict import StrictModel
 from toolscale.tasks.preference import SynthesisConfig
 
@@ -48,8 +48,10 @@ class DomainRun(StrictModel):
     @classmethod
     def _known(cls, name: str, info: pydantic.ValidationInfo) -> str:
         if info.data.get("describe") is not None:  # a new domain (`describe` is validated first)
-            if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
-                raise ValueError(f"{name!r} is not a domain name (lower case letters, digits and _)")
+            try:
+                pydantic.TypeAdapter(Identifier).validate_python(name)
+            except pydantic.ValidationError:
+                raise ValueError(f"{name!r} is not a domain name (lower case letters, digits and _)") from None
             return name
         known = domain_names()
         if name not in known:
