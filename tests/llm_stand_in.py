@@ -40,8 +40,9 @@ def completion(
 
 class Scripted(JsonHandler):
     """Steps: a string (the answer's content), {"status": N, "headers": {...}}, {"length": text} (cut at max_tokens),
-    {"empty": True}, {"garbage": True} (a body that is not JSON), {"drop": True} (the connection closed mid-answer),
-    {"sleep": seconds, "then": step}, {"tools": [...]} (tool calls). A conversation out of steps answers `after`."""
+    {"empty": True}, {"echo_key": True} (a 401 quoting the key), {"garbage": True} (a body that is not JSON),
+    {"drop": True} (the connection closed mid-answer), {"sleep": seconds, "then": step}, {"tools": [...]} (tool calls).
+    A conversation out of steps answers `after`."""
 
     steps: ClassVar[dict[str, list[Any]]] = {}
     after: ClassVar[Any] = '{"ok": true}'
@@ -83,6 +84,8 @@ class Scripted(JsonHandler):
         elif "sleep" in step:
             time.sleep(step["sleep"])
             self.answer(step["then"])
+        elif "echo_key" in step:  # a careless server that quotes the request's headers in its error
+            self.reply_json(401, {"error": {"message": f"bad credentials: {self.headers['Authorization']}"}})
         elif "status" in step:
             self.reply_json(step["status"], {"error": {"message": f"status {step['status']}"}}, step.get("headers"))
         elif "length" in step:

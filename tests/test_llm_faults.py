@@ -69,12 +69,12 @@ def test_a_429_is_retried_after_the_wait_its_retry_after_asks(base_url: str) -> 
 
 @pytest.mark.parametrize(
     "fault",
-    [{"status": 500}, {"status": 503}, {"drop": True}, {"sleep": 1.5, "then": '{"ok": false}'}],
+    [{"status": 500}, {"status": 503}, {"drop": True}, {"sleep": 2.5, "then": '{"ok": false}'}],
     ids=["500", "503", "dropped", "timeout"],
 )
 def test_a_transient_fault_is_retried_and_answered(base_url: str, fault: dict[str, Any]) -> None:
     Scripted.script({"a": [fault]})
-    [reply] = complete(config(base_url, max_retries=1, timeout_s=0.5), [ask("a")])
+    [reply] = complete(config(base_url, max_retries=1, timeout_s=1.0), [ask("a")])
     assert isinstance(reply, ChatReply)
     assert reply.parsed == {"ok": True}
     assert [seen.topic for seen in Scripted.seen] == ["a", "a"]
@@ -162,7 +162,7 @@ def test_a_run_killed_mid_batch_resumes_asking_only_what_it_lacks(base_url: str,
 
 
 def test_no_more_requests_are_in_flight_than_the_concurrency_allows(base_url: str) -> None:
-    Scripted.script({}, after={"sleep": 0.2, "then": '{"ok": true}'})
+    Scripted.script({}, after={"sleep": 0.5, "then": '{"ok": true}'})
     replies = complete(config(base_url, concurrency=3), [ask(f"t{index}") for index in range(10)])
     assert all(isinstance(reply, ChatReply) for reply in replies)
     assert Scripted.most_in_flight == 3
@@ -180,13 +180,26 @@ def test_the_key_never_appears_in_any_file_log_or_failure(
 ) -> None:
     monkeypatch.setenv("TOOLSCALE_DISTINCTIVE_KEY", KEY)
     caplog.set_level(logging.DEBUG)
-    Scripted.script({"unauthorised": [{"status": 401}], "r500": [{"status": 500}] * 5, "bad": ["no json"] * 5})
+    Scripted.script({"unauthorised": [{"echo_key": True}], "r500": [{"status": 500}] * 5, "bad": ["no json"] * 5})
     client_config = config(base_url, api_key_env="TOOLSCALE_DISTINCTIVE_KEY", max_retries=1, max_repairs=1)
     replies = complete(client_config, [ask("unauthorised"), ask("r500"), ask("bad"), ask("fine")], tmp_path / "cache.sqlite")
     assert [type(reply).__name__ for reply in replies] == ["LLMFailure", "LLMFailure", "LLMFailure", "ChatReply"]
     written = [path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()]
     told = [reply.model_dump_json() for reply in replies] + [caplog.text, *capfd.readouterr()]
     assert caplog.text  # the client's debug log was captured, so the check below looked at something
+    assert isinstance(replies[0], LLMFailure)
+    assert "bad credentials: Bearer [key]" in replies[0].detail  # the server did quote it
     assert all(KEY.encode() not in data for data in written)
     assert all(KEY not in text for text in told)
     assert json.dumps(client_config.model_dump()).count(KEY) == 0
+
+
+def test_the_requests_per_minute_limit_holds(base_url: str) -> None:
+    Scripted.script({})
+    replies = complete(config(base_url, requests_per_minute=120, concurrency=16), [ask(f"t{index}") for index in range(126)])
+    assert all(isinstance(reply, ChatReply) for reply in replies)
+    arrivals = sorted(seen.arrived for seen in Scripted.seen)
+    span = arrivals[-1] - arrivals[0]
+    # A minute's budget may go at once; after that, 2 a second. Unlimited, 126 requests take well under 3 s here.
+    assert len(arrivals) <= 120 + 2 * span + 1
+    assert span >= 2.0

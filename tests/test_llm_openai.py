@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +101,8 @@ def test_each_kind_of_unanswered_request_is_a_failure_with_its_reason(base_url: 
     assert isinstance(failure, LLMFailure)
     assert failure.reason == reason
     assert isinstance(reply, ChatReply)
-    assert client.usage()["rewrite"].failures == 1
+    usage = client.usage()["rewrite"]
+    assert (usage.requests, usage.failures, usage.cache_hits) == (2, 1, 0)  # a failure was asked all the same
 
 
 def test_replies_come_back_in_request_order_whatever_order_they_finish_in(base_url: str) -> None:
@@ -119,7 +121,8 @@ def test_text_and_tool_calls_come_back_for_a_request_without_schema(base_url: st
     [called, said], _ = complete(config(base_url), [with_tools, ask("b", schema=None)])
     assert isinstance(called, ChatReply)
     assert called.tool_calls == (call,)
-    assert Scripted.seen[0].body["tools"] == list(tools)
+    [sent_with_tools] = [seen.body for seen in Scripted.seen if seen.topic == "a"]
+    assert sent_with_tools["tools"] == list(tools)
     assert isinstance(said, ChatReply)
     assert (said.text, said.parsed) == ("Hello there.", None)
 
@@ -220,3 +223,29 @@ def test_a_schema_goes_as_json_object_to_servers_that_take_that_form(base_url: s
     Scripted.script({})
     complete(config(base_url, response_format="json_object"), [ask("a")])
     assert Scripted.seen[0].body["response_format"] == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_a_chat_turn_accepts_an_answer_cut_short_or_empty(base_url: str) -> None:
+    Scripted.script({"cut": [{"length": "I will look up your ord"}], "empty": [{"empty": True}]})
+    turns = [
+        ChatRequest(stage="policy", messages=({"role": "user", "content": topic},), accept_partial=True)
+        for topic in ("cut", "empty")
+    ]
+    cut, empty = complete(config(base_url), turns)[0]
+    assert isinstance(cut, ChatReply)
+    assert cut.text == "I will look up your ord"
+    assert isinstance(empty, ChatReply)
+    assert empty.text == ""
+
+
+def test_a_request_larger_than_a_minutes_token_budget_is_still_sent(base_url: str) -> None:
+    Scripted.script({})
+    [reply], _ = complete(config(base_url, tokens_per_minute=10, requests_per_minute=5), [ask("a" * 400)])
+    assert isinstance(reply, ChatReply)
+
+
+def test_without_the_llm_extra_the_openai_backend_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "toolscale.llm.openai_backend", raising=False)
+    monkeypatch.setitem(sys.modules, "openai", None)  # what an install without the extra looks like to an import
+    with pytest.raises(ToolScaleError, match=r"the openai backend needs the llm extra, pip install 'toolscale\[llm\]'"):
+        make_client(config("http://127.0.0.1:9/v1"), cache_path=None)

@@ -54,10 +54,10 @@ def test_replayed_steps_add_up_to_the_recorded_diff_and_final_state(output: Path
         steps = replay(database, task)
         assert len(steps) == len(task.actions)
         if task.verification.verdict == "kept":
-            assert steps[-1]["state_hash"] == task.verification.expected_final_hash
+            assert steps[-1].state_hash == task.verification.expected_final_hash
         net: dict[str, dict[str, dict[str, Any]]] = {}
         for step in steps:
-            for table, rows in step["changes"].items():
+            for table, rows in step.changes.items():
                 for key, change in rows.items():
                     start = net.get(table, {}).get(key, change)["before"]
                     net.setdefault(table, {})[key] = {"before": start, "after": change["after"]}

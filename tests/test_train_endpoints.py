@@ -64,3 +64,26 @@ def test_the_llm_user_answers_through_ask_user(endpoint: str) -> None:
     assert task.user_scenario.instructions.reason_for_call in request["messages"][0]["content"]  # type: ignore[union-attr]
     assert episode_of(env).calls[0].kind == "user"
     assert "ask_user" not in vars(environment_class(load_domain("bank"), ExpertRouter(ExpertsConfig()), UserConfig()))
+
+
+class _Refusing(JsonHandler):
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches POST to
+        self.read_json()
+        self.reply_json(400, {"error": {"message": "no such model"}})  # not retried: the call fails at once
+
+
+def test_an_expert_or_user_endpoint_that_cannot_answer_is_a_failed_call_and_the_rollout_goes_on() -> None:
+    task = one_write_task()
+    alias, price = next(iter(task.pricing.experts.items()))
+    with serving(_Refusing) as base_url:
+        experts = ExpertsConfig(models={price.model: ExpertModel(endpoint=base_url)})
+        user = UserConfig(mode="llm", endpoint=base_url, model="user-sim")
+        env = environment_class(load_domain("bank"), ExpertRouter(experts), user)()
+        env.reset(**task_to_row(task))
+        expert_said = env.call_expert(alias, "what next?")
+        user_said = env.ask_user("What is your email?")  # type: ignore[attr-defined]
+    assert expert_said.startswith(f"Error: expert {alias!r} could not answer (transport: BadRequestError")
+    assert user_said.startswith("Error: the user could not answer (transport: BadRequestError")
+    expert_call, user_call = episode_of(env).calls
+    assert (expert_call.kind, expert_call.ok, expert_call.cost, expert_call.error) == ("expert", False, 0.0, expert_said)
+    assert (user_call.kind, user_call.ok, user_call.error) == ("user", False, user_said)

@@ -37,6 +37,8 @@ class ReplyCache:
         self._lock = threading.Lock()
         with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
+            # Committed replies survive a killed process; only a power cut may lose the last few.
+            self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
 
     def get(self, key: str) -> ChatReply | None:

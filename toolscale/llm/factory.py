@@ -19,8 +19,12 @@ def make_client(config: LLMConfig, *, cache_path: Path | None, price: Price | No
     so that machines without vLLM never import it.
     """
     if config.backend == "openai":
-        from toolscale.llm.openai_backend import OpenAIClient
-
+        try:
+            from toolscale.llm.openai_backend import OpenAIClient
+        except ModuleNotFoundError as error:
+            raise ToolScaleError(
+                f"llm.backend: the openai backend needs the llm extra, pip install 'toolscale[llm]' ({error})"
+            ) from error
         return OpenAIClient(config, cache_path=cache_path, price=price)
     if config.backend == "vllm":
         try:

@@ -48,9 +48,11 @@ class _Answer:
 
     def __init__(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
-        self.input_tokens: int = usage.prompt_tokens if usage is not None else 0
-        self.output_tokens: int = usage.completion_tokens if usage is not None else 0
+        # Some servers leave usage out, or its counts empty.
+        self.input_tokens: int = (usage.prompt_tokens or 0) if usage is not None else 0
+        self.output_tokens: int = (usage.completion_tokens or 0) if usage is not None else 0
         choice = response.choices[0] if response.choices else None
+        self.answered = choice is not None
         self.finish_reason: str | None = choice.finish_reason if choice is not None else None
         message = choice.message if choice is not None else None
         self.text: str = (message.content or "") if message is not None else ""
@@ -135,17 +137,21 @@ class OpenAIClient:
         attempts = 0
         while True:
             attempts += 1
-            started = time.perf_counter()
+            await self._admit(request, max_tokens)
+            started = time.perf_counter()  # after the rate limits: seconds are the server's, not the queue's
             answer = await self._send(request, messages, max_tokens, temperature)
             seconds += time.perf_counter() - started
             if isinstance(answer, str):
+                self._ledger.sent(request.stage, 0, 0)  # asked, though nothing came back to count
                 return LLMFailure(reason="transport", detail=answer, attempts=attempts)
             self._ledger.sent(request.stage, answer.input_tokens, answer.output_tokens)
             input_tokens += answer.input_tokens
             output_tokens += answer.output_tokens
-            if answer.finish_reason == "length":
+            if not answer.answered:
+                return LLMFailure(reason="refused", detail="an answer without choices", attempts=attempts)
+            if answer.finish_reason == "length" and not request.accept_partial:
                 return LLMFailure(reason="too_long", detail=f"the answer reached max_tokens ({max_tokens})", attempts=attempts)
-            if not answer.text and not answer.tool_calls:
+            if not answer.text and not answer.tool_calls and not request.accept_partial:
                 detail = f"no content (finish_reason {answer.finish_reason})"
                 return LLMFailure(reason="refused", detail=detail, attempts=attempts)
             parsed: Any = None
@@ -167,16 +173,23 @@ class OpenAIClient:
                 attempts=attempts,
             )
 
-    async def _send(
-        self, request: ChatRequest, messages: list[dict[str, Any]], max_tokens: int, temperature: float
-    ) -> _Answer | str:
-        """The server's answer, or why there is none after the client's retries."""
-        assert self._client is not None
+    def _without_key(self, text: str) -> str:
+        """A server's error text with the key blanked out, should the server have echoed what it was sent."""
+        return text.replace(self._key, "[key]") if self._config.api_key_env is not None else text
+
+    async def _admit(self, request: ChatRequest, max_tokens: int) -> None:
+        """Waits until the requests- and tokens-per-minute limits let one more answer be asked."""
         if self._requests_limit is not None:
             await self._requests_limit.acquire()
         if self._tokens_limit is not None:
             # A request larger than a minute's budget waits for the whole budget rather than forever.
             await self._tokens_limit.acquire(min(estimated_tokens(request, max_tokens), self._tokens_limit.max_rate))
+
+    async def _send(
+        self, request: ChatRequest, messages: list[dict[str, Any]], max_tokens: int, temperature: float
+    ) -> _Answer | str:
+        """The server's answer, or why there is none after the client's retries."""
+        assert self._client is not None
         options: dict[str, Any] = {}
         if (schema_format := response_format(request, self._config.response_format)) is not None:
             options["response_format"] = schema_format
@@ -194,7 +207,7 @@ class OpenAIClient:
             )
         except (openai.APIError, ValueError) as error:
             # ValueError: a body that is not JSON, which the client does not retry.
-            return f"{type(error).__name__}: {error}"
+            return self._without_key(f"{type(error).__name__}: {error}")
         if isinstance(response, str) or not hasattr(response, "choices"):
             return "the server's answer is not a chat completion"
         return _Answer(response)

@@ -32,6 +32,11 @@ class ChatRequest(StrictModel):
     max_tokens: int | None = Field(default=None, description="Default: the config's.")
     temperature: float | None = Field(default=None, description="Default: the config's.")
     seed: int | None = Field(default=None, description="Sent to servers that honour it; part of the cache key either way.")
+    accept_partial: bool = Field(
+        default=False,
+        description="A chat turn (a policy, a simulated user): an answer cut at max_tokens, or empty, is still the "
+        "model's turn and comes back as a reply, not as a too_long or refused failure.",
+    )
 
 
 class ChatReply(StrictModel):

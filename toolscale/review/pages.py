@@ -98,7 +98,7 @@ def task_page(
         "purpose": task.description.purpose if task.description else None,
         "persona": task.user_scenario.persona,
         "scenario": scenario,
-        "steps": [{**step, "write": tool_kinds.get(step["name"]) == "write"} for step in steps],
+        "steps": [{**step.model_dump(), "write": tool_kinds.get(step.name) == "write"} for step in steps],
         "failing_step": failing_step(task),
         "reasons": [reason.model_dump() for reason in task.verification.reasons],
         # A kept task passed every check: the page lists them from the summary instead of each page carrying them.

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import StateDiff
-from toolscale.tasks.record import ToolScaleTask
+from toolscale.tasks.record import ToolScaleTask, TraceRecord
 
 
-class ReplayedStep(TypedDict):
-    name: str
-    arguments: dict[str, Any]
-    ok: bool
-    output: Any
-    error: str | None
-    state_hash: str
-    changes: StateDiff  # rows this step changed: before it and after it, per table and key
+class ReplayedStep(TraceRecord):
+    """A trace step as the verifier records one, with the rows the step changed."""
+
+    changes: dict[str, dict[str, Any]]  # a StateDiff: rows this step changed, before it and after it, per table and key
 
 
 def replay(database: DomainDatabase, task: ToolScaleTask) -> list[ReplayedStep]:
@@ -73,7 +69,7 @@ def step_changes(previous: StateDiff, current: StateDiff) -> StateDiff:
 def communicated_at(info: str, steps: Sequence[ReplayedStep]) -> int | None:
     """The first step whose output holds a value the agent must tell the user (None: none does)."""
     for index, step in enumerate(steps):
-        if step["ok"] and info in _text(step["output"]):
+        if step.ok and info in _text(step.output):
             return index
     return None
 

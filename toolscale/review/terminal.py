@@ -69,11 +69,11 @@ def render_task(output: Path, task_id: str) -> str:
     failing = failing_step(task)
     for number, step in enumerate(steps):
         mark = typer.style(" ◀ fails here", fg="red", bold=True) if number == failing else ""
-        kind = kinds.get(step["name"], "?")
-        lines.append(f"  {number + 1}. {typer.style(step['name'], bold=True)} [{kind}] {_compact(step['arguments'])}{mark}")
-        observation = _compact(step["output"]) if step["ok"] else typer.style(f"error: {step['error']}", fg="red")
+        kind = kinds.get(step.name, "?")
+        lines.append(f"  {number + 1}. {typer.style(step.name, bold=True)} [{kind}] {_compact(step.arguments)}{mark}")
+        observation = _compact(step.output) if step.ok else typer.style(f"error: {step.error}", fg="red")
         lines.append(f"     → {_cut(observation)}")
-        for table, rows in step["changes"].items():
+        for table, rows in step.changes.items():
             for key, change in rows.items():
                 lines.append(f"     Δ {table}[{key}]: {_change(change['before'], change['after'])}")
     criteria = task.evaluation_criteria

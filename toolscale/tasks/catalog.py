@@ -2,7 +2,8 @@
 
 Each entry holds a model's family, its list prices per million input and output tokens, a typical
 latency and what it is good at. Task pricing is drawn around these list figures, and a domain offers
-only models good at something its tasks need (`expert_strengths` in its spec).
+only models good at something its tasks need (`expert_strengths` in its spec). The same list prices cost
+the tokens an LLM backend spends writing data (`llm_price`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from toolscale.errors import ToolScaleError
+from toolscale.llm.config import LLMConfig
+from toolscale.llm.usage import Price
 from toolscale.resources import data_dir
 from toolscale.spec.errors import format_location
 from toolscale.spec.models import ExpertStrength
@@ -76,3 +80,19 @@ def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
     except OSError as error:
         raise CatalogError(f"{path}: (top level): cannot be read: {error.strerror}") from error
     return parse_catalog(text, path)
+
+
+def llm_price(config: LLMConfig, catalog: Catalog | None = None) -> Price | None:
+    """The list prices that cost an LLM backend's tokens: the catalog entry `price_as` names, else `model`'s.
+
+    A model the catalog does not know (a local one, say) is not priced, so its usage costs $0; a `price_as`
+    the catalog does not know is a mistake in the config.
+    """
+    known = catalog if catalog is not None else load_catalog()
+    name = config.price_as or config.model
+    entry = known.model(name) if name is not None else None
+    if entry is None:
+        if config.price_as is not None:
+            raise ToolScaleError(f"llm.price_as: no model {config.price_as!r} in the model catalog")
+        return None
+    return Price(input_per_million=entry.input_price_per_million, output_per_million=entry.output_price_per_million)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import jinja2
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -173,6 +174,24 @@ class _Episode:
         return any(value in revealed for revealed in self.revealed)
 
 
+@functools.cache
+def _scenario_template() -> jinja2.Template:
+    """`prompts/scenario.j2`, compiled once per process (compiling takes longer than a hundred candidates)."""
+    templates = SandboxedEnvironment(
+        loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
+    )
+    return templates.get_template(SCENARIO_TEMPLATE)
+
+
+@functools.lru_cache(maxsize=1024)
+def _faker_pool(key: str) -> tuple[Any, ...]:
+    """A Faker pool's values (`key`: the pool as JSON), from a seed of the pool itself: the same values in every
+    synthesizer, so they are made once per process, not once per unit of work."""
+    pool = FakerPool.model_validate_json(key)
+    made = faker_values(pool.locale, pool.faker, dict(pool.args), seed=zlib.crc32(key.encode()), count=pool.size)
+    return tuple(dict.fromkeys(made))
+
+
 class Synthesizer:
     def __init__(self, database: DomainDatabase, grammar: TaskGrammar, config: SynthesisConfig) -> None:
         self.database = database
@@ -198,16 +217,12 @@ class Synthesizer:
         self._result_keys = self._output_keys(self._listing_reads)
         self._write_goals = [goal for goal in grammar.goals if tools[goal.tool].writes]
         self._questions = [goal for goal in grammar.goals if not tools[goal.tool].writes]
-        self._pools: dict[str, list[Any]] = {}
         self._key_lookups = [
             f"SELECT 1 FROM {table.name} WHERE {table.primary_key.name} = ?"
             for table in spec.tables
             if table.primary_key.type == "text" and table.data is None
         ]
-        templates = SandboxedEnvironment(
-            loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
-        )
-        self._template = templates.get_template(SCENARIO_TEMPLATE)
+        self._template = _scenario_template()
 
     def _output_keys(self, tools: Sequence[CompiledTool], callers: int = 5) -> dict[str, frozenset[str]]:
         """The object keys each tool's output has, seen by calling it for the first few callers."""
@@ -413,15 +428,7 @@ class Synthesizer:
             value = low + pool.step * rng.randint(0, int((high - low) // pool.step))
             whole = all(float(number).is_integer() for number in (low, pool.step))
             return int(value) if whole else round(value, 2)
-        return rng.choice(self._faker_pool(pool))
-
-    def _faker_pool(self, pool: FakerPool) -> list[Any]:
-        """The pool's values, made once per synthesizer from a seed of the pool itself (deterministic)."""
-        key = pool.model_dump_json()
-        if key not in self._pools:
-            made = faker_values(pool.locale, pool.faker, dict(pool.args), seed=zlib.crc32(key.encode()), count=pool.size)
-            self._pools[key] = list(dict.fromkeys(made))
-        return self._pools[key]
+        return rng.choice(_faker_pool(pool.model_dump_json()))
 
     def _attempt(self, episode: _Episode, goal: Goal, arguments: dict[str, Any], mentioned: set[str]) -> Any:
         """Discover the ids the write needs, make its lookups, then the write; nothing is kept on failure."""

@@ -156,9 +156,11 @@ class UserConfig(StrictModel):
         description="'solo' (τ²'s solo mode): the prompt holds the whole request. 'llm': an `ask_user` tool answers "
         "from the user scenario through an OpenAI-compatible endpoint.",
     )
-    endpoint: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
+    endpoint: str | None = Field(default=None, description="The user model's OpenAI-compatible base URL (…/v1).")
+    model: str | None = Field(default=None, description="The model name the endpoint expects.")
+    api_key_env: str | None = Field(default=None, description="Environment variable holding the endpoint's API key.")
+    max_tokens: int = Field(default=256, ge=1, le=131072, description="Length limit of one answer.")
+    timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Seconds one request may take.")
 
     @model_validator(mode="after")
     def _endpoint_for_llm(self) -> UserConfig:

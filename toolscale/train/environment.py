@@ -19,12 +19,14 @@ from typing import Any, ClassVar, Literal
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.errors import ToolScaleError
+from toolscale.llm.types import LLMFailure
 from toolscale.populate.stage import populate
 from toolscale.spec.models import DomainSpec, Parameter, Tool
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.train.config import UserConfig
 from toolscale.train.data import policy, request, task_from_row
-from toolscale.train.experts import ExpertContext, ExpertRouter, chat_completion, estimated_tokens
+from toolscale.train.experts import ExpertContext, ExpertRouter
+from toolscale.train.llm_user import EndpointUser
 
 CallKind = Literal["tool", "expert", "user"]
 RESERVED = frozenset({"reset", "get_reward", "call_expert", "ask_user"})  # TRL's hooks and our own tools
@@ -175,6 +177,20 @@ class ToolScaleEnvironment:
         )
         episode.engine_seconds += time.perf_counter() - started
         answer = self.experts.ask(drawn.model, price, question, context)  # an endpoint's wait is not engine time
+        if answer.error is not None:
+            error = f"Error: expert {expert!r} could not answer ({answer.error})"
+            episode.calls.append(
+                CallRecord(
+                    kind="expert",
+                    name=expert,
+                    arguments={"question": question},
+                    ok=False,
+                    seconds=answer.seconds,
+                    error=error,
+                    state_hash=episode.final_hash,
+                )
+            )
+            return error
         cost = (answer.input_tokens * price.input_price_per_million + answer.output_tokens * price.output_price_per_million) / 1e6
         episode.calls.append(
             CallRecord(
@@ -213,6 +229,8 @@ class LlmUserEnvironment(ToolScaleEnvironment):
     """With an LLM user: the ask_user tool. A method of a class, so its `self` carries no annotation that a
     schema reader (transformers' get_json_schema, which TRL uses) would try to turn into a parameter."""
 
+    user_client: ClassVar[EndpointUser]
+
     def ask_user(self, question: str) -> str:
         """Ask the user a question and get their answer.
 
@@ -222,36 +240,36 @@ class LlmUserEnvironment(ToolScaleEnvironment):
         episode = self._episode()
         instructions = episode.task.user_scenario.instructions
         scenario = instructions if isinstance(instructions, str) else instructions.model_dump_json(exclude_none=True)
-        user = self.user
-        assert user.endpoint is not None, "checked by UserConfig"
-        assert user.model is not None, "checked by UserConfig"
         started = time.perf_counter()
-        reply = chat_completion(
-            user.endpoint,
-            user.model,
-            [
-                {"role": "system", "content": f"You are the user in this scenario; answer the agent briefly.\n{scenario}"},
-                {"role": "user", "content": question},
-            ],
-            user.api_key_env,
-            256,
-            120.0,
-        )
-        text = str(reply["choices"][0]["message"].get("content") or "")
+        reply = self.user_client.answer(scenario, question)
+        if isinstance(reply, LLMFailure):
+            error = f"Error: the user could not answer ({reply.reason}: {reply.detail})"
+            episode.calls.append(
+                CallRecord(
+                    kind="user",
+                    name="ask_user",
+                    arguments={"question": question},
+                    ok=False,
+                    seconds=time.perf_counter() - started,
+                    error=error,
+                    state_hash=episode.final_hash,
+                )
+            )
+            return error
         episode.calls.append(
             CallRecord(
                 kind="user",
                 name="ask_user",
                 arguments={"question": question},
                 ok=True,
-                seconds=time.perf_counter() - started,
-                input_tokens=estimated_tokens(question),
-                output_tokens=estimated_tokens(text),
-                output=text,
+                seconds=reply.seconds,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                output=reply.text,
                 state_hash=episode.final_hash,
             )
         )
-        return text
+        return reply.text
 
 
 _JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "object": dict[str, Any]}
@@ -305,6 +323,8 @@ def environment_class(spec: DomainSpec, experts: ExpertRouter, user: UserConfig)
         raise ValueError(f"domain {spec.name!r}: tool name(s) {clashes} are reserved by the trainer")
     members: dict[str, Any] = {tool.name: tool_method(tool) for tool in spec.tools}
     members |= {"spec": spec, "experts": experts, "user": user}
+    if user.mode == "llm":
+        members["user_client"] = EndpointUser(user)
     name = "".join(part.capitalize() for part in spec.name.split("_")) + "Environment"
     return type(name, (LlmUserEnvironment if user.mode == "llm" else ToolScaleEnvironment,), members)
 

@@ -4,7 +4,8 @@ A task's pricing says which concrete model stands behind each alias (expert-1..N
 Offline, `SimulatedExpert` answers deterministically: with the model's configured quality it gives
 the next step of the task's gold actions, otherwise a plausible wrong step, so the trade-off between
 a cheap weak expert and a pricey strong one can be trained and tested without any LLM server.
-`EndpointExpert` asks a real OpenAI-compatible endpoint (OpenAI, `vllm serve`, llama.cpp's server).
+`EndpointExpert` asks a real OpenAI-compatible endpoint (OpenAI, `vllm serve`, llama.cpp's server) through
+the LLM layer (toolscale.llm), which retries transient faults; an expert still unanswered is a failed call.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import time
-import urllib.request
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from toolscale.llm.config import LLMConfig
+from toolscale.llm.factory import make_client
+from toolscale.llm.types import ChatRequest, LLMClient, LLMFailure
 from toolscale.tasks.preference import ModelPrice
 from toolscale.train.config import ExpertModel, ExpertsConfig
 
@@ -29,6 +31,7 @@ class ExpertAnswer:
     input_tokens: int
     output_tokens: int
     seconds: float  # the call's latency: priced for a simulated expert, measured for an endpoint
+    error: str | None = None  # an endpoint that could not answer, after its retries
 
 
 @dataclass(frozen=True)
@@ -92,46 +95,48 @@ class SimulatedExpert:
 
 
 class EndpointExpert:
-    """Chat completions against OpenAI-compatible endpoints named in the experts config (stdlib HTTP, no SDK)."""
+    """Chat completions against the OpenAI-compatible endpoints named in the experts config, one client per model.
+
+    Clients are made on first use: a run whose experts are all simulated starts none.
+    """
 
     def __init__(self, config: ExpertsConfig, timeout: float = 120.0) -> None:
         self._config = config
         self._timeout = timeout
+        self._clients: dict[str, LLMClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, model: str) -> LLMClient:
+        with self._lock:
+            if model not in self._clients:
+                served = self._config.models[model]
+                assert served.endpoint is not None, "routed here only for models with an endpoint"
+                config = LLMConfig(
+                    backend="openai",
+                    model=served.served_name or model,
+                    base_url=served.endpoint,
+                    api_key_env=served.api_key_env,
+                    max_tokens=served.max_tokens,
+                    timeout_s=self._timeout,
+                )
+                self._clients[model] = make_client(config, cache_path=None)
+            return self._clients[model]
 
     def ask(self, model: str, price: ModelPrice, question: str, context: ExpertContext) -> ExpertAnswer:
-        served = self._config.models[model]
-        assert served.endpoint is not None, "routed here only for models with an endpoint"
-        messages = [
+        messages = (
             {"role": "system", "content": f"You advise a support agent.\n\n{context.policy}\n\nThe request:\n{context.request}"},
             {"role": "user", "content": question},
-        ]
-        started = time.perf_counter()
-        reply = chat_completion(
-            served.endpoint, served.served_name or model, messages, served.api_key_env, served.max_tokens, self._timeout
         )
-        seconds = time.perf_counter() - started
-        usage = reply.get("usage") or {}
-        text = str(reply["choices"][0]["message"].get("content") or "")
+        [reply] = self._client(model).complete([ChatRequest(stage="expert", messages=messages)])
+        if isinstance(reply, LLMFailure):
+            return ExpertAnswer(text="", input_tokens=0, output_tokens=0, seconds=0.0, error=f"{reply.reason}: {reply.detail}")
         return ExpertAnswer(
-            text=text,
-            input_tokens=int(usage.get("prompt_tokens", 0)),
-            output_tokens=int(usage.get("completion_tokens", estimated_tokens(text))),
-            seconds=seconds,
+            text=reply.text,
+            input_tokens=reply.input_tokens,
+            # A server that reports no usage is billed by the answer's length.
+            output_tokens=reply.output_tokens or estimated_tokens(reply.text),
+            seconds=reply.seconds,
         )
-
-
-def chat_completion(
-    endpoint: str, model: str, messages: list[dict[str, str]], api_key_env: str | None, max_tokens: int, timeout: float
-) -> dict[str, Any]:
-    """POST /chat/completions; the response as parsed JSON."""
-    headers = {"Content-Type": "application/json"}
-    if api_key_env is not None:
-        headers["Authorization"] = f"Bearer {os.environ[api_key_env]}"
-    body = json.dumps({"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}).encode()
-    request = urllib.request.Request(endpoint.rstrip("/") + "/chat/completions", data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply: dict[str, Any] = json.loads(response.read())
-    return reply
 
 
 class ExpertRouter:
