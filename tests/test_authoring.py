@@ -1,7 +1,9 @@
 """`toolscale domain new`: a domain written from recorded model replies, each stage checked and repaired.
 
 The replies in tests/data/authoring/vet/ are a veterinary clinic written the way a model answers (one
-JSON object per stage); tests/data/authoring/broken/<case>/ holds one broken reply each. A broken reply
+JSON object per stage); tests/data/authoring/broken/<case>/ holds one broken reply each, as text where the
+text is what is broken (invalid JSON or YAML), else as a JSON Patch (RFC 6902) of the good reply (`STAGE.patch.json`),
+so each case shows only its mistake. A broken reply
 followed by a good repair must lead to the same domain; one that stays broken must fail at its stage,
 report why, and write nothing under the domains folder.
 """
@@ -12,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import jsonpatch
 import pytest
 from typer.testing import CliRunner
 
@@ -28,6 +31,7 @@ from toolscale.tasks.grammar import load_grammar
 DATA = Path(__file__).parent / "data" / "authoring"
 VET = DATA / "vet"
 BROKEN = DATA / "broken"
+PATCH = ".patch.json"
 DESCRIBE = "a veterinary clinic: owners, pets, appointments, vaccinations, invoices"
 CLOCK = "2025-06-02T10:00:00"
 
@@ -119,10 +123,23 @@ CASES = [(case, stage_name, f"{file}: {location}: ", reason) for case, stage_nam
 CASE_IDS = [case for case, *_ in REPAIRED]
 
 
+def broken_replies(case: str, folder: Path) -> Path:
+    """The case's replies as the model sends them: its text files as they are, each patch applied to the good reply."""
+    folder.mkdir(parents=True)
+    for path in sorted((BROKEN / case).iterdir()):
+        if path.name.endswith(PATCH):
+            stage_file = path.name.removesuffix(PATCH) + ".json"
+            good = json.loads((VET / stage_file).read_text())
+            broken = jsonpatch.apply_patch(good, json.loads(path.read_text()))
+            (folder / stage_file).write_text(json.dumps(broken, indent=2, ensure_ascii=False) + "\n")
+        else:
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
 def with_repair(tmp_path: Path, case: str, stage_name: str) -> Path:
     """The broken reply, then the good one as the model's repair."""
-    folder = tmp_path / "replies"
-    shutil.copytree(BROKEN / case, folder)
+    folder = broken_replies(case, tmp_path / "replies")
     shutil.copy(VET / f"{stage_name}.json", folder / f"{stage_name}.repair-1.json")
     return folder
 
@@ -139,7 +156,8 @@ def test_a_broken_reply_is_sent_back_with_its_problems_and_repaired(
     shown = [line.removeprefix(f"{domains}/vet/") for line in broken["problems"]]
     assert any(line.startswith(where) and reason in line for line in shown), shown
     # The repair request holds the broken answer and its problems.
-    assert repaired["messages"][-2] == {"role": "assistant", "content": (BROKEN / case / f"{stage_name}.json").read_text()}
+    broken_reply = (tmp_path / "replies" / f"{stage_name}.json").read_text()
+    assert repaired["messages"][-2] == {"role": "assistant", "content": broken_reply}
     assert f"- {domains}/vet/{where}" in repaired["messages"][-1]["content"]
     assert reason in repaired["messages"][-1]["content"]
     assert repaired["problems"] == []
@@ -152,8 +170,7 @@ def test_a_broken_reply_is_sent_back_with_its_problems_and_repaired(
 def test_a_reply_that_stays_broken_fails_its_stage_and_writes_nothing(
     tmp_path: Path, case: str, stage_name: str, where: str, reason: str
 ) -> None:
-    folder = tmp_path / "replies"
-    shutil.copytree(BROKEN / case, folder)
+    folder = broken_replies(case, tmp_path / "replies")
     shutil.copy(folder / f"{stage_name}.json", folder / f"{stage_name}.repair-1.json")  # the same mistake again
     code, output, domains, report = new_domain(tmp_path, folder, VET, repairs=1)
     assert code == 1
@@ -180,7 +197,7 @@ def test_a_reply_that_stays_broken_fails_its_stage_and_writes_nothing(
 def test_a_domain_that_validates_but_fails_a_check_is_not_written(
     tmp_path: Path, case: str, stage_name: str, problem: str
 ) -> None:
-    code, output, domains, report = new_domain(tmp_path, BROKEN / case, VET)
+    code, output, domains, report = new_domain(tmp_path, broken_replies(case, tmp_path / "replies"), VET)
     assert code == 1
     assert f"domain vet: failed at stage {stage_name!r}; nothing written" in output
     assert problem in output
