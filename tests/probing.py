@@ -12,7 +12,6 @@ precondition's message and changes nothing. No domain has Python of its own; a d
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,9 +103,3 @@ class Prober:
             if len(found.failing) == wanted and len(found.passing) >= 5:
                 break
         return found
-
-
-def matches_template(template: str, message: str | None) -> bool:
-    """Whether `message` is `template` with its {placeholders} filled by some values."""
-    pattern = "".join(".+?" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[a-z][a-z0-9_]*\})", template))
-    return message is not None and re.fullmatch(pattern, message, flags=re.DOTALL) is not None

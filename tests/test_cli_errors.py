@@ -19,6 +19,7 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     "tau2 import": ([BROKEN_JSONL, "--out", "tasks.jsonl"], f"{BROKEN_JSONL}: not JSON"),
     "tau2 export": (["missing.jsonl", "--out", "tasks.json"], "missing.jsonl: cannot read"),
     "tau2 replay": (["--calls", BROKEN_JSONL, "--out", "replay.jsonl"], f"{BROKEN_JSONL}: line 1: not JSON"),
+    "domain new": (["vet", "--describe", "a clinic", "--replies", "missing"], "missing: not a folder of recorded replies"),
     "examples": (["nosuch"], "domains/nosuch/domain.yaml"),
     "populate": (["--domain", "nosuch"], "domains/nosuch/domain.yaml"),
     "synth": (["--domain", "bank", "--out", "synth", "--config", BROKEN_YAML], f"{BROKEN_YAML}: line 2, column 1: invalid YAML"),

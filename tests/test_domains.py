@@ -10,7 +10,8 @@ from functools import cache
 
 import pytest
 
-from tests.probing import Prober, matches_template, read_probes
+from tests.probing import Prober, read_probes
+from toolscale.authoring.prober import matches_template
 from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"populate"},
     {"domain"},
     {"tasks"},
-    {"data", "examples", "schemas"},
+    {"authoring", "data", "examples", "schemas"},
     {"tau2", "pipeline", "train", "review"},
     {"eval"},
     {"commands"},

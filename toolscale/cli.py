@@ -56,6 +56,7 @@ COMMANDS = {
     "tau2": LazyCommand("toolscale.commands.tau2", "app"),
     "examples": LazyCommand("toolscale.commands.examples", "run_examples"),
     "populate": LazyCommand("toolscale.commands.populate", "run_populate"),
+    "domain": LazyCommand("toolscale.commands.domain", "app"),
     "synth": LazyCommand("toolscale.commands.synth", "run_synth"),
     "run": LazyCommand("toolscale.commands.run", "run_run"),
     "push": LazyCommand("toolscale.commands.push", "run_push"),

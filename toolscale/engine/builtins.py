@@ -52,14 +52,26 @@ def _builtin(sql_function: str, arguments: tuple[SqlArgument, ...]) -> SqlArgume
     return value
 
 
-# Calls repeat (date(:today, '-30 days') on every call of a tool): their values are kept, unless an
-# argument is long text, which would make the cache hold megabytes.
+# Calls repeat (date(:today, '-30 days') on every call of a tool, on every row of a query): their verdicts and
+# values are kept, unless an argument is long text, which would make the cache hold megabytes.
 _CACHED_LENGTH = 64
 
 
 @lru_cache(maxsize=8192)
-def _cached(sql_function: str, typed: tuple[tuple[type, SqlArgument], ...]) -> SqlArgument:
-    return _builtin(sql_function, tuple(value for _, value in typed))
+def _checked(sql_function: str, arguments: tuple[SqlArgument, ...], types: tuple[type, ...]) -> tuple[str | None, SqlArgument]:
+    """Why the call is refused (None: it is not) and its value. `types` is part of the key: 1 and 1.0 are
+    equal keys, and SQLite may format them apart."""
+    del types
+    reason = _GUARDS[sql_function](sql_function, arguments)
+    return (reason, None) if reason is not None else (None, _builtin(sql_function, arguments))
+
+
+def _short(arguments: tuple[SqlArgument, ...]) -> bool:
+    for argument in arguments:  # a plain loop: this runs for every row a time function is called on
+        kind = type(argument)
+        if (kind is str or kind is bytes) and len(argument) > _CACHED_LENGTH:  # type: ignore[arg-type]
+            return False
+    return True
 
 
 def clock_read(sql_function: str, arguments: tuple[SqlArgument, ...]) -> str | None:
@@ -111,14 +123,15 @@ def _function(sql_function: str, on_refusal: Callable[[str], None]) -> Callable[
     guard = _GUARDS[sql_function]
 
     def call(*arguments: SqlArgument) -> SqlArgument:
-        reason = guard(sql_function, arguments)
+        if _short(arguments):
+            reason, value = _checked(sql_function, arguments, tuple(map(type, arguments)))
+        else:
+            reason = guard(sql_function, arguments)
+            value = None if reason is not None else _builtin(sql_function, arguments)
         if reason is not None:
             on_refusal(reason)
             raise RefusedCallError(reason)
-        if any(isinstance(argument, str | bytes) and len(argument) > _CACHED_LENGTH for argument in arguments):
-            return _builtin(sql_function, arguments)
-        # The type is part of the key: 1 and 1.0 are equal keys, and SQLite may format them apart.
-        return _cached(sql_function, tuple((type(argument), argument) for argument in arguments))
+        return value
 
     return call
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,7 @@ from pydantic import Field, model_validator
 from toolscale.domain.loader import domain_names
 from toolscale.llm.config import LLMConfig
 from toolscale.settings import SettingsError, load_settings
+from toolscale.spec.models import Identifier
 from toolscale.strict import StrictModel
 from toolscale.tasks.catalog import load_catalog
 from toolscale.tasks.preference import SynthesisConfig
@@ -29,19 +31,39 @@ Share = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 class DomainRun(StrictModel):
     """One domain of a run; size and tasks fall back to the run's defaults."""
 
+    describe: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A new domain: written first by `llm` from this description (docs/authoring.md) when domains/ "
+        "does not hold it yet, then run like the others.",
+    )
     name: str = Field(description="A folder of domains/.")
     size: Annotated[Count, Field(le=MAX_ROWS)] | None = Field(
         default=None, description="Rows of the caller table (default: the spec's)."
     )
     tasks: Annotated[Count, Field(le=MAX_TASKS)] | None = Field(default=None, description="Verified tasks to keep.")
+    llm: LLMConfig | None = Field(default=None, description="The model that writes a `describe` domain.")
+    clock: datetime = Field(default=datetime(2025, 6, 2, 10), description="A `describe` domain's fixed now.")
 
     @pydantic.field_validator("name")
     @classmethod
-    def _known(cls, name: str) -> str:
+    def _known(cls, name: str, info: pydantic.ValidationInfo) -> str:
+        if info.data.get("describe") is not None:  # a new domain (`describe` is validated first)
+            try:
+                pydantic.TypeAdapter(Identifier).validate_python(name)
+            except pydantic.ValidationError:
+                raise ValueError(f"{name!r} is not a domain name (lower case letters, digits and _)") from None
+            return name
         known = domain_names()
         if name not in known:
             raise ValueError(f"unknown domain {name!r}; known: {', '.join(known)}")
         return name
+
+    @model_validator(mode="after")
+    def _writer(self) -> DomainRun:
+        if self.describe is not None and (self.llm is None or self.llm.backend == "template"):
+            raise ValueError("llm: a `describe` domain needs a model to write it (backend openai or vllm)")
+        return self
 
 
 class PipelineLLM(LLMConfig):

@@ -28,6 +28,7 @@ from toolscale.data.plots import funnel_png
 from toolscale.domain.loader import load_domain
 from toolscale.errors import ToolScaleError
 from toolscale.llm.types import StageUsage
+from toolscale.pipeline.authoring import author_described_domains, described
 from toolscale.pipeline.config import DomainRun, PipelineLLM, RunConfig, fingerprint
 from toolscale.pipeline.executor import RayExecutor
 from toolscale.pipeline.manifest import (
@@ -359,6 +360,14 @@ def run_pipeline(
         raise PipelineError(f"not in the run config's domains: {', '.join(unknown)}")
     check_output_folder(config.output_dir)
     start = time.perf_counter()
+    if described(config):
+        # The folder becomes a pipeline output before the first file (the LLM cache) is written into it.
+        manifest_path = config.output_dir / MANIFEST_FILE
+        save_manifest(manifest_path, load_manifest(manifest_path))
+        try:
+            author_described_domains(config)
+        except ToolScaleError as error:
+            raise PipelineError(str(error)) from error
     with RayExecutor(address, workers, progress=progress) as executor:
         run = _Run(config, executor)
         domains = [run.plan(domain) for domain in config.domains if only is None or domain.name in only]

@@ -26,7 +26,6 @@ from typing import Any
 
 import jinja2
 from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
@@ -176,8 +175,12 @@ class _Episode:
 
 @functools.cache
 def _scenario_template() -> jinja2.Template:
-    """`prompts/scenario.j2`, compiled once per process (compiling takes longer than a hundred candidates)."""
-    templates = SandboxedEnvironment(
+    """`prompts/scenario.j2`, compiled once per process (compiling takes longer than a hundred candidates).
+
+    Not sandboxed: the template is the project's own file and what it renders is data (strings and numbers
+    from the grammar and the database), never a template; a sandbox would guard against the template's
+    authors only, and its checks on every call cost an eighth of synthesis."""
+    templates = jinja2.Environment(
         loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False, auto_reload=False
     )
     return templates.get_template(SCENARIO_TEMPLATE)
