@@ -20,13 +20,13 @@ from typing import Any
 
 import yaml
 
+from toolscale.authoring.prober import argument_mutations
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.tools import CompiledTool
 
 PROBES_FILE = "examples/probes.yaml"
-# Candidate rows kept from each probe query, and other rows' values tried per swapped parameter.
+# Candidate rows kept from each probe query (the swaps per parameter are the authoring prober's).
 ROWS_PER_QUERY = 12
-SWAPS_PER_PARAMETER = 4
 
 
 @dataclass
@@ -73,21 +73,10 @@ class Prober:
 
     def _mutations(self, tool: CompiledTool, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         required = set(tool.spec.parameters.required)
-        for row in rows:
-            optional = {name: value for name, value in row.items() if name not in required}
-            if optional:
+        for row in rows:  # first each row with its required arguments only
+            if set(row) - required:
                 yield {name: value for name, value in row.items() if name in required}
-            for name, value in row.items():
-                others = list(dict.fromkeys(other[name] for other in rows if other.get(name) not in (None, value)))
-                for other in others[:SWAPS_PER_PARAMETER]:
-                    yield row | {name: other}
-                if name not in required:
-                    yield {key: kept for key, kept in row.items() if key != name}
-                if isinstance(value, str):
-                    yield row | {name: f"{value}-UNKNOWN"}
-                elif isinstance(value, int | float) and not isinstance(value, bool):
-                    for factor in (1000, 0.001, -1):
-                        yield row | {name: value * factor}
+        yield from argument_mutations(rows, required)
 
     def probe(self, tool: CompiledTool, queries: list[str]) -> ToolProbe:
         """Call the tool with each candidate on a fresh episode; the engine says which precondition failed."""

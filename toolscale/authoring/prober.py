@@ -138,20 +138,27 @@ class Prober:
         return arguments
 
     def _mutations(self, tool: CompiledTool, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        required = set(tool.spec.parameters.required)
-        for row in rows:
-            for name, value in row.items():
-                others = list(dict.fromkeys(other[name] for other in rows if other.get(name) not in (None, value)))
-                others += [item for item in self._pools.get(name, []) if item != value and item not in others]
-                for other in others[:SWAPS_PER_PARAMETER]:
-                    yield row | {name: other}
-                if name not in required:
-                    yield {key: kept for key, kept in row.items() if key != name}
-                if isinstance(value, str):
-                    yield row | {name: f"{value}-UNKNOWN"}
-                elif isinstance(value, int | float) and not isinstance(value, bool):
-                    for factor in (1000, 0.001, -1):
-                        yield row | {name: value * factor}
+        return argument_mutations(rows, set(tool.spec.parameters.required), self._pools)
+
+
+def argument_mutations(
+    rows: list[dict[str, Any]], required: set[str], pools: Mapping[str, list[Any]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Candidate arguments near `rows`: a value swapped for another row's (or one of `pools`), an optional
+    argument left out, an unknown id, a number scaled far up, down or negative."""
+    for row in rows:
+        for name, value in row.items():
+            others = list(dict.fromkeys(other[name] for other in rows if other.get(name) not in (None, value)))
+            others += [item for item in (pools or {}).get(name, []) if item != value and item not in others]
+            for other in others[:SWAPS_PER_PARAMETER]:
+                yield row | {name: other}
+            if name not in required:
+                yield {key: kept for key, kept in row.items() if key != name}
+            if isinstance(value, str):
+                yield row | {name: f"{value}-UNKNOWN"}
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                for factor in (1000, 0.001, -1):
+                    yield row | {name: value * factor}
 
 
 def _typed_defaults(kind: str) -> list[Any]:
