@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,29 @@ def cache_key(backend: str, model: str, params: dict[str, Any], request: ChatReq
     return hashlib.sha256(canonical_json([backend, model, params, asked]).encode()).hexdigest()
 
 
+# How long opening the cache waits for another process that is setting the same file up.
+SETUP_WAIT_S = 30.0
+
+
+def _set_up(connection: sqlite3.Connection) -> None:
+    """WAL mode, the commit level and the table. Switching a new file to WAL takes a lock that SQLite's busy
+    timeout does not wait for, so processes opening one cache at the same moment (Ray workers starting
+    their units) would fail at once with "database is locked": they wait for each other here instead."""
+    deadline = time.monotonic() + SETUP_WAIT_S
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            # Committed replies survive a killed process; only a power cut may lose the last few.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class ReplyCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,10 +60,7 @@ class ReplyCache:
         self._connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            # Committed replies survive a killed process; only a power cut may lose the last few.
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-            self._connection.execute(_SCHEMA)
+            _set_up(self._connection)
 
     def get(self, key: str) -> ChatReply | None:
         with self._lock:
