@@ -10,11 +10,8 @@ from functools import cache
 from typing import Any
 
 from tests.llm_fake import FakeClient
-from toolscale.domain.loader import domain_dir, load_domain
-from toolscale.engine.database import DomainDatabase
+from tests.small_bank import bank, grammar
 from toolscale.llm.types import ChatRequest
-from toolscale.populate.stage import populate
-from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.propose import is_proposed
 from toolscale.tasks.run import LLMTasks, SynthesisResult, synthesize_domain
@@ -22,16 +19,6 @@ from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 
 INDICES = range(40)
 SHARE = 0.25
-
-
-@cache
-def bank() -> DomainDatabase:
-    return populate(load_domain("bank"), 150, seed=0)
-
-
-@cache
-def grammar() -> TaskGrammar:
-    return load_grammar(domain_dir("bank") / GRAMMAR_FILE, load_domain("bank"))
 
 
 @cache

@@ -11,12 +11,9 @@ from pathlib import Path
 import jsonschema_rs
 from typer.testing import CliRunner
 
+from tests.small_bank import bank, grammar
 from toolscale.cli import app
-from toolscale.domain.loader import domain_dir, load_domain
-from toolscale.engine.database import DomainDatabase
-from toolscale.populate.stage import populate
 from toolscale.schemas import SCHEMAS_DIR
-from toolscale.tasks.grammar import GRAMMAR_FILE, load_grammar
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.record import ToolScaleTask
 from toolscale.tasks.run import FUNNEL_STAGES, SynthesisResult, synthesize_domain
@@ -24,15 +21,9 @@ from toolscale.tasks.upstream import Tau2Task
 
 
 @cache
-def bank() -> DomainDatabase:
-    return populate(load_domain("bank"), 150, seed=0)
-
-
-@cache
 def result() -> SynthesisResult:
-    grammar = load_grammar(domain_dir("bank") / GRAMMAR_FILE, load_domain("bank"))
     # Repeating a small phone list makes duplicates, so some candidates are rejected.
-    return synthesize_domain(bank(), grammar, SynthesisConfig(), seed=5, indices=range(120))
+    return synthesize_domain(bank(), grammar(), SynthesisConfig(), seed=5, indices=range(120))
 
 
 def test_records_round_trip_and_match_the_committed_schema() -> None:

@@ -9,11 +9,8 @@ from functools import cache
 from typing import Any
 
 from tests.llm_fake import FakeClient, template_fields
-from toolscale.domain.loader import domain_dir, load_domain
-from toolscale.engine.database import DomainDatabase
+from tests.small_bank import bank, grammar
 from toolscale.llm.types import ChatRequest, LLMFailure
-from toolscale.populate.stage import populate
-from toolscale.tasks.grammar import GRAMMAR_FILE, TaskGrammar, load_grammar
 from toolscale.tasks.llm_checks import LLM_CHECKS
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.prompting import persona_for, personas
@@ -23,16 +20,6 @@ from toolscale.tasks.upstream import StructuredUserInstructions
 
 INDICES = range(30)
 INTERNAL_ID = re.compile(r"[A-Z]+-\d{6,}")  # the bank's row keys: ACC-0000191, CL-000122
-
-
-@cache
-def bank() -> DomainDatabase:
-    return populate(load_domain("bank"), 150, seed=0)
-
-
-@cache
-def grammar() -> TaskGrammar:
-    return load_grammar(domain_dir("bank") / GRAMMAR_FILE, load_domain("bank"))
 
 
 @cache
