@@ -93,8 +93,9 @@ class Environment:
         # them (see `toolscale.engine.outcome`), made again only when first asked for after a change.
         self._generated: dict[str, str] = {}
         self._outcome_hash: str | None = None
-        # The rows (table, rowid) the last successful write touched: a verifier asks which writes overlap.
-        self.last_touched: frozenset[RowKey] = frozenset()
+        # The rows (table, rowid) whose image the last successful write changed (a row it rewrote with the
+        # values it had is not among them): a verifier asks which writes overlap.
+        self.last_changed: frozenset[RowKey] = frozenset()
 
         self._pool = database.connections
         self._episode: EpisodeConnection | None = self._pool.check_out()
@@ -226,7 +227,7 @@ class Environment:
 
     def _absorb_changes(self, entries: list[Any]) -> None:
         """Fold the rows the last call touched (its change-log entries) into the digest sums and the episode baseline."""
-        self.last_touched = frozenset()
+        self.last_changed = frozenset()
         if not entries:
             return
         self._absorbed_seq = entries[-1][0]
@@ -251,7 +252,7 @@ class Environment:
             self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
             self._baseline.setdefault(key, old_image)
             self._latest[key] = new_image
-        self.last_touched = frozenset(before)
+        self.last_changed = frozenset(key for key, old_image in before.items() if old_image != after[key])
         self._state_hash = self._outcome_hash = None
 
     def state_hash(self) -> str:

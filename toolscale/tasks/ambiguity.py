@@ -109,12 +109,23 @@ class _Outputs:
         self.places: dict[Any, set[str]] = {}  # each row key seen under an object key, with those keys
         self._holding: dict[Any, list[dict[str, Any]]] = {}
         self._keys: dict[str, list[Any]] = {}  # table -> the scalars seen that are keys of its rows
-        self._views: dict[Any, dict[str, Any]] = {}
-        for item in _objects(outputs):
-            for key, cell in item.items():
-                if isinstance(cell, str) and cell in row_keys:  # only keys can be targets or rivals
-                    self.places.setdefault(cell, set()).add(key)
-                    self._holding.setdefault(cell, []).append(item)
+        # `_objects` and the scan of each object's fields in one pass, in `_objects`' order: this reads
+        # every field of every output, on every candidate that has a target to check.
+        pending: list[Any] = [outputs]
+        while pending:
+            item = pending.pop()
+            kind = type(item)  # JSON values are exact dicts, lists and scalars: no subclass checks needed
+            if kind is dict:
+                for key, cell in item.items():
+                    kind = type(cell)
+                    if kind is str:
+                        if cell in row_keys:  # only keys can be targets or rivals
+                            self.places.setdefault(cell, set()).add(key)
+                            self._holding.setdefault(cell, []).append(item)
+                    elif kind is dict or kind is list:
+                        pending.append(cell)
+            elif kind is list or kind is tuple:
+                pending.extend(item)
 
     def keys_of(self, table: str, keys: Mapping[str, str]) -> list[Any]:
         """The scalars seen that are keys of `table`'s rows (made once per table)."""
@@ -122,17 +133,24 @@ class _Outputs:
             self._keys[table] = [cell for cell in self.places if keys[cell] == table]
         return self._keys[table]
 
+    def differs(self, marks: Mapping[str, Any], value: Any) -> bool:
+        """Whether a field of `marks` holds another value in `value`'s view: `_differs(marks, self.view(value))`
+        without making the view (a target has a few marks and dozens of rivals, each with several objects)."""
+        holding = self._holding.get(value, ())
+        for key, mine in marks.items():
+            for item in holding:
+                if key in item:  # the view keeps the first object's field
+                    if item[key] != mine:
+                        return True
+                    break
+        return False
+
     def view(self, value: Any, extra: Sequence[Any] = ()) -> dict[str, Any]:
         """Every field of the objects holding `value` (and of `extra` outputs): what the agent sees of its row."""
-        if not extra and value in self._views:
-            return self._views[value]
         view: dict[str, Any] = {}
-        holding = [*self._holding.get(value, ()), *(item for item in _objects(extra) if _holds(item, value))]
-        for item in holding:
+        for item in [*self._holding.get(value, ()), *(item for item in _objects(extra) if _holds(item, value))]:
             for key, cell in item.items():
                 view.setdefault(key, cell)
-        if not extra:
-            self._views[value] = view
         return view
 
 
@@ -176,7 +194,7 @@ class _Target:
     def told_apart_from(self, rival: str) -> bool:
         """Whether a field the user's words fix differs between the two rows: in the trace's views first, and
         only if those do not separate them, also in what the reads by key return."""
-        if _differs(self._marks, self._seen.view(rival)):
+        if self._seen.differs(self._marks, rival):
             return True
         if self._detailed_marks is None:
             detail = _detail_reads(self._context, self._action, self._parameter, self._value)

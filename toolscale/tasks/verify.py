@@ -75,7 +75,7 @@ class TraceStep:
     state_hash: str
     failure: FailureReason | None = None
     outcome_hash: str = ""  # the state with generated ids named by content (`Environment.outcome_hash`)
-    touched: frozenset[tuple[str, int]] = frozenset()  # rows (table, rowid) a write changed
+    changed: frozenset[tuple[str, int]] = frozenset()  # rows (table, rowid) whose image a write changed
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,11 @@ def _normalize(value: Any) -> Any:
     return value
 
 
-def leaves(value: Any) -> list[Any]:
+def leaves(value: Any, *, booleans: bool = True) -> list[Any]:
     """Every scalar inside a JSON value, including object keys that are ids (maps keyed by id).
 
-    Iterative and unordered: it runs over every output of every replayed action.
+    Iterative and unordered: it runs over every output of every replayed action. Without `booleans`,
+    yes/no values are left out: in a set, True is the number 1.
     """
     found: list[Any] = []
     pending = [value]
@@ -132,7 +133,7 @@ def leaves(value: Any) -> list[Any]:
             pending.extend(item.values())
         elif kind is list or kind is tuple:
             pending.extend(item)
-        elif item is not None:
+        elif item is not None and (booleans or kind is not bool):
             found.append(item)
     return found
 
@@ -240,7 +241,7 @@ class Verifier:
                 env.state_hash(),
                 observation.reason,
                 env.outcome_hash(),
-                env.last_touched if observation.ok and env.tools[action.name].writes else frozenset(),
+                env.last_changed if observation.ok and env.tools[action.name].writes else frozenset(),
             )
 
     def _redundancy_reasons(
@@ -248,19 +249,22 @@ class Verifier:
     ) -> Iterator[Reason]:
         """A write is redundant when the other writes alone reach the same outcome (reads change nothing).
 
-        Only a write that changed nothing, or one whose rows a later write touches again (and may undo),
-        can be: the changes of any other write stay in the final state. Only those are replayed.
+        Only a write that changed nothing, or one each of whose changed rows a later write changes again
+        (and may undo), can be: a row no later write changes keeps this write's image in the final state,
+        and it would not be there without it. Only those are replayed.
         """
         writes = [index for index, action in enumerate(actions) if _writes(self.database, action.name)]
         if len(writes) < 2:
             return  # without its only write a task changes nothing: no_state_change's case
+        changed_later: list[frozenset[tuple[str, int]]] = [frozenset()] * len(writes)  # rows the writes after each change
+        for position in range(len(writes) - 2, -1, -1):
+            changed_later[position] = changed_later[position + 1] | trace[writes[position + 1]].changed
         for position, dropped in enumerate(writes):
             before = trace[dropped - 1].state_hash if dropped else initial  # reads change nothing
             if before == trace[dropped].state_hash:
                 yield Reason("redundant_action", f"{actions[dropped].name} changes nothing", dropped)
                 return
-            rows = trace[dropped].touched
-            if not any(rows & trace[later].touched for later in writes[position + 1 :]):
+            if not trace[dropped].changed <= changed_later[position]:
                 continue
             with self.database.fork() as env:
                 rest = [actions[index] for index in writes if index != dropped]
@@ -304,7 +308,7 @@ class Verifier:
     ) -> Iterator[Reason]:
         text = candidate.scenario
         numbers = _numbers_in(text)
-        revealed = [leaves(step.output) for step in trace]
+        revealed = [leaves(step.output, booleans=False) for step in trace]
         seen_outputs: set[Any] = set()  # numbers compare by value here: 50 and 50.0 are one element
         for index, action in enumerate(candidate.actions):
             if _writes(self.database, action.name):
@@ -312,7 +316,7 @@ class Verifier:
                     for leaf in leaves(value):
                         if not self._grounded(leaf, text, numbers, seen_outputs):
                             yield Reason("ungrounded_argument", f"{action.name}.{name} = {leaf!r}", index)
-            seen_outputs.update(leaf for leaf in revealed[index] if not isinstance(leaf, bool))
+            seen_outputs.update(revealed[index])
         for info in candidate.communicate_info:
             if not any(_mentions(str(leaf), info) or str(leaf) == info for leaf in seen_outputs):
                 yield Reason("uncommunicable_info", f"{info!r} appears in no action's output")
@@ -339,7 +343,7 @@ class Verifier:
         Ids are looked up in the initial and the final state: a row the task deletes or inserts is a
         row all the same."""
         values = {leaf for action in candidate.actions for leaf in leaves(action.arguments)}
-        values |= {leaf for step_leaves in revealed for leaf in step_leaves}
+        values.update(*revealed)
         # A key the initial state lacks is in the final one only if the task inserted (or re-keyed) its
         # row; the diff lists those rows by key, so nothing needs to be read.
         final_keys: dict[str, str] = {}
@@ -347,11 +351,18 @@ class Verifier:
             for key, change in diff.get(table, {}).items():
                 if change["after"] is not None:
                     final_keys.setdefault(key, table)
-        ids = (value for value in values if type(value) is str and (value in self._initial_keys or value in final_keys))
-        for value in sorted(value for value in ids if len(value) >= MIN_ID_LENGTH):
-            key_of = self._initial_keys.get(value) or final_keys.get(value)
-            if key_of is None or not _mentions(candidate.scenario, value):
-                continue
+        text = candidate.scenario
+        shown = sorted(
+            value
+            for value in values
+            if type(value) is str
+            and len(value) >= MIN_ID_LENGTH
+            and (value in self._initial_keys or value in final_keys)
+            and value in text  # a substring first: most ids are not in the text at all
+            and _mentions(text, value)
+        )
+        for value in shown:
+            key_of = self._initial_keys.get(value) or final_keys[value]
             if not any(self._known_to_a_caller(env, value) for env in envs):
                 yield Reason("leaked_id", f"the scenario shows {value!r}, an id of table {key_of!r}")
 
