@@ -13,7 +13,7 @@ from toolscale.engine.database import DomainDatabase
 from toolscale.populate.stage import populate
 from toolscale.spec.errors import SpecError
 from toolscale.tasks.ambiguity import grammar_words
-from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar
+from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar, phrasings, template_fields
 from toolscale.tasks.preference import SynthesisConfig
 from toolscale.tasks.spoken import spoken
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
@@ -216,6 +216,36 @@ def test_values_are_said_as_people_say_them() -> None:
     assert spoken("2025-13-45") == "2025-13-45"  # shaped like a date, but not one
     assert fill("{nights:night} for {guests:person|people}", {"nights": "1", "guests": "3"}) == "1 night for 3 people"
     assert fill("{nights:night}", {"nights": "2"}) == "2 nights"
+    assert fill("{{literal}} {name}", {"name": "Maria"}) == "{literal} Maria"
+
+
+_COUNTED = re.compile(r"\{(\w+):([^}|]*)\|?([^}]*)\}")
+
+
+def _formatted(text: str, words: dict[str, str]) -> str:
+    """What str.format makes of a phrasing once each counted noun ({nights:night}) is spelled out by hand."""
+
+    def counted(match: re.Match[str]) -> str:
+        one, many = match[2], match[3] or match[2] + "s"
+        return "{" + match[1] + "} " + (one if words[match[1]] == "1" else many)
+
+    return _COUNTED.sub(counted, text).format(**words)
+
+
+@pytest.mark.parametrize("domain", GRAMMAR_DOMAINS)
+def test_fill_says_what_python_formatting_would(domain: str) -> None:
+    """`fill` parses a phrasing once and joins its parts: every phrasing of a shipped grammar comes out as
+    str.format makes it."""
+    grammar = load_grammar(domain_dir(domain) / GRAMMAR_FILE, load_domain(domain))
+    texts = [text for templates in grammar.mentions.values() for text in phrasings(templates)]
+    for goal in grammar.goals:
+        texts += [*goal.asks, *(text for phrase in goal.tell.values() for text in phrasings(phrase))]
+    texts += [text for refusal in grammar.refusals for text in refusal.asks]
+    assert len(texts) > 20
+    for text in texts:
+        for number in ("1", "2"):
+            words = {name: number for name in template_fields(text)}
+            assert fill(text, words) == _formatted(text, words), text
 
 
 def test_an_argument_said_in_words_is_grounded() -> None:
@@ -247,7 +277,7 @@ def test_grammar_phrasings_and_pools_are_checked(tmp_path: Path) -> None:
         "  - tool: add_payee\n"
         "    candidates: SELECT :caller_id AS client_id\n"
         "    values: {name: {faker: no_such_provider}, account_number: {between: [9, 1]}}\n"
-        "    ask: 'add {name} with account number {account_number}'\n"
+        "    ask: ['add {name} with account number {account_number}', 'add {name!r} as {account_number}']\n"
         "refusals:\n"
         "  - {tool: get_account, candidates: SELECT 1, ask: x, because: y}\n"
     )
@@ -256,6 +286,10 @@ def test_grammar_phrasings_and_pools_are_checked(tmp_path: Path) -> None:
     issues = {(issue.location, issue.reason) for issue in raised.value.issues}
     assert issues == {
         ("goals[0].ask[1]", "names [], not the same fields as the first phrasing ['card_id']"),
+        (
+            "goals[1].ask[1]",
+            "'add {name!r} as {account_number}': a field takes a noun to count, not a conversion or a nested field",
+        ),
         ("goals[1].values.name", "Faker has no provider 'no_such_provider' for locale 'en_US'"),
         ("goals[1].values.account_number", "'between' must be [low, high] with low <= high"),
         ("refusals[0].tool", "'get_account' is not a write tool of domain 'bank'"),

@@ -9,6 +9,7 @@ forbid, which the agent must decline. Synthesis needs nothing else of a domain.
 
 from __future__ import annotations
 
+import functools
 import string
 from pathlib import Path
 from typing import Annotated, Any
@@ -136,28 +137,35 @@ class TaskGrammar(StrictModel):
     refusals: list[Refusal] = Field(default=[], description="Asks the policy and the tools forbid.")
 
 
-def template_fields(template: str) -> list[str]:
-    """The {names} a template fills in."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+@functools.lru_cache(maxsize=4096)
+def template_fields(template: str) -> tuple[str, ...]:
+    """The {names} a template fills in (asked of every phrasing on every candidate: parsed once)."""
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name is not None)
 
 
-class _Words(string.Formatter):
-    """Fills a phrasing with values already in words; a format spec is a noun counted by the value:
-    {nights:night} is '1 night' or '2 nights', {guests:guest|guests}, {seats:person|people}."""
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if not format_spec:
-            return str(value)
-        one, _, many = format_spec.partition("|")
-        return f"{value} {one if str(value) == '1' else many or one + 's'}"
+def _counted(value: str, noun: str) -> str:
+    """A format spec is a noun counted by the value: {nights:night} is '1 night' or '2 nights',
+    {guests:guest|guests}, {seats:person|people}."""
+    if not noun:
+        return value
+    one, _, many = noun.partition("|")
+    return f"{value} {one if value == '1' else many or one + 's'}"
 
 
-_WORDS = _Words()
+@functools.lru_cache(maxsize=4096)
+def _parts(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A phrasing as (text, field, noun) parts, parsed once: filling runs for every ask, tell and mention."""
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if conversion is not None or (spec and "{" in spec):
+            raise ValueError(f"{template!r}: a field takes a noun to count, not a conversion or a nested field")
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
 
 
 def fill(template: str, words: dict[str, str]) -> str:
-    """A phrasing with its {fields} replaced by the words for their values."""
-    return _WORDS.vformat(template, (), words)
+    """A phrasing with its {fields} replaced by the words for their values (a missing one is a KeyError)."""
+    return "".join(literal if name is None else literal + _counted(words[name], noun) for literal, name, noun in _parts(template))
 
 
 def _phrasing_problems(
@@ -168,6 +176,11 @@ def _phrasing_problems(
     first = set(template_fields(texts[0]))
     for number, text in enumerate(texts):
         location = where if len(texts) == 1 else (*where, number)
+        try:
+            _parts(text)
+        except ValueError as error:
+            problems.append((location, str(error)))
+            continue
         fields = template_fields(text)
         for name in fields:
             if name not in allowed:
@@ -199,6 +212,11 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
             problems.append((("mentions", table_name), f"unknown table {table_name!r}"))
             continue
         for template in phrasings(templates):
+            try:
+                _parts(template)
+            except ValueError as error:
+                problems.append((("mentions", table_name), str(error)))
+                continue
             for name in template_fields(template):
                 if table.column(name) is None:
                     problems.append((("mentions", table_name), f"table {table_name!r} has no column {name!r}"))

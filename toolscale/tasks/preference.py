@@ -8,6 +8,7 @@ them per task makes a policy read them rather than memorize them.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -103,14 +104,20 @@ def _figure(value: float) -> float:
 
 def offered_models(config: PricingConfig, strengths: Sequence[str]) -> list[CatalogModel]:
     """The catalog models a domain's tasks may offer: good at one of its strengths (and named in the config)."""
+    return list(_offered(None if config.models is None else tuple(config.models), config.experts, tuple(strengths)))
+
+
+@functools.lru_cache(maxsize=256)
+def _offered(models: tuple[str, ...] | None, experts: int, strengths: tuple[str, ...]) -> tuple[CatalogModel, ...]:
+    """`offered_models`, worked out once per configuration: every task draws from it."""
     fitting = load_catalog().fitting(strengths)
-    offered = fitting if config.models is None else [model for model in fitting if model.name in config.models]
-    if len(offered) < config.experts:
+    offered = fitting if models is None else [model for model in fitting if model.name in models]
+    if len(offered) < experts:
         raise ValueError(
-            f"{config.experts} experts need at least as many catalog models good at {', '.join(strengths)}; "
+            f"{experts} experts need at least as many catalog models good at {', '.join(strengths)}; "
             f"{len(offered)} are: {', '.join(model.name for model in offered) or 'none'}"
         )
-    return offered
+    return tuple(offered)
 
 
 def _keep_list_order(models: Sequence[CatalogModel], drawn: dict[str, list[float]], field: int) -> None:
@@ -137,8 +144,9 @@ def draw_pricing(rng: random.Random, config: PricingConfig, strengths: Sequence[
         ]
         for model in models
     }
-    for field in (0, 1):
-        _keep_list_order(models, drawn, field)
+    if len({model.family for model in models}) < len(models):  # siblings on offer: most draws have none
+        for field in (0, 1):
+            _keep_list_order(models, drawn, field)
     experts = {
         f"expert-{number}": ModelPrice(
             model=model.name,

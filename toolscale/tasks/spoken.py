@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Any
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -23,6 +24,13 @@ def spoken(value: Any) -> str:
         return str(int(value))
     if not isinstance(value, str):
         return str(value)
+    return _spoken_text(value)
+
+
+@lru_cache(maxsize=65536)
+def _spoken_text(value: str) -> str:
+    """Texts repeat (names, dates, enum values, on every candidate): each is worked out once. Only text is
+    cached: 1, 1.0 and True are one key and are said apart."""
     try:
         if _DATETIME.fullmatch(value):
             moment = dt.datetime.fromisoformat(value)

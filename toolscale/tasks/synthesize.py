@@ -20,7 +20,7 @@ import math
 import random
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -505,8 +505,9 @@ class Synthesizer:
         for mention in self._mentions_for(parameter):
             rows = env.query(mention.lookup, (value,))
             if rows:
-                words = {name: spoken(cell) for name, cell in zip(mention.columns, rows[0], strict=True)}
-                return fill(rng.choice(mention.templates), words)
+                template = rng.choice(mention.templates)
+                row = dict(zip(mention.columns, rows[0], strict=True))
+                return fill(template, {name: spoken(row[name]) for name in template_fields(template)})
         return None
 
     @functools.cache  # noqa: B019 - one Synthesizer per run; the cache lives as long as it does
@@ -549,7 +550,11 @@ class Synthesizer:
         """The scenario from `prompts/scenario.j2`; `pick` draws among the template's phrasings."""
         spec = self.database.spec
         stated = rng.sample(facts, len(facts))  # people give what they know in no fixed order
-        pick: Callable[[Sequence[str]], str] = rng.choice
+
+        def pick(phrasings: Sequence[str], **fields: str) -> str:
+            drawn = rng.choice(phrasings)
+            return drawn.format(**fields) if fields else drawn
+
         context = {
             "domain": spec.name,
             "asks": asks,
@@ -559,7 +564,7 @@ class Synthesizer:
             "kind": kind,
             "pick": pick,
         }
-        shared = self._template.new_context(context)
+        shared = self._template.new_context(context, shared=True)  # the template reads no globals
         fields = {name: "".join(self._template.blocks[name](shared)).strip() for name in Scenario.__dataclass_fields__}
         return Scenario(**{name: _sentence_case(" ".join(text.split())) for name, text in fields.items()})
 
