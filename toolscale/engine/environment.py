@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from toolscale.engine.database import DomainDatabase
 
 RowKey = tuple[str, int]  # (table, rowid)
+CellKey = tuple[str, int, int]  # (table, rowid, column index)
 RowDiff = dict[str, dict[str, Any] | None]
 StateDiff = dict[str, dict[str, RowDiff]]
 
@@ -93,9 +94,9 @@ class Environment:
         # them (see `toolscale.engine.outcome`), made again only when first asked for after a change.
         self._generated: dict[str, str] = {}
         self._outcome_hash: str | None = None
-        # The rows (table, rowid) whose image the last successful write changed (a row it rewrote with the
-        # values it had is not among them): a verifier asks which writes overlap.
-        self.last_changed: frozenset[RowKey] = frozenset()
+        # Each row the last successful write touched, with its images before and after the call: what
+        # `last_changed` is worked out from, only when asked.
+        self._last_images: dict[RowKey, tuple[state.Row | None, state.Row | None]] = {}
 
         self._pool = database.connections
         self._episode: EpisodeConnection | None = self._pool.check_out()
@@ -227,7 +228,7 @@ class Environment:
 
     def _absorb_changes(self, entries: list[Any]) -> None:
         """Fold the rows the last call touched (its change-log entries) into the digest sums and the episode baseline."""
-        self.last_changed = frozenset()
+        self._last_images = {}
         if not entries:
             return
         self._absorbed_seq = entries[-1][0]
@@ -252,8 +253,23 @@ class Environment:
             self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
             self._baseline.setdefault(key, old_image)
             self._latest[key] = new_image
-        self.last_changed = frozenset(key for key, old_image in before.items() if old_image != after[key])
+            self._last_images[key] = (old_image, new_image)
         self._state_hash = self._outcome_hash = None
+
+    @property
+    def last_changed(self) -> frozenset[CellKey]:
+        """The cells (table, rowid, column index) whose value the last successful write changed: every cell of
+        a row it inserted or deleted, none of a row it rewrote as it was. A verifier asks which writes overlap."""
+        cells: set[CellKey] = set()
+        for (table, rowid), (old_image, new_image) in self._last_images.items():
+            if old_image is None or new_image is None:
+                image = old_image or new_image or ()  # neither: inserted and deleted again within the call
+                cells.update((table, rowid, column) for column in range(len(image)))
+                continue
+            for column, (old, new) in enumerate(zip(old_image, new_image, strict=True)):
+                if old != new or type(old) is not type(new):  # 1 and 1.0 are two states
+                    cells.add((table, rowid, column))
+        return frozenset(cells)
 
     def state_hash(self) -> str:
         """The canonical hash of the current state; equal states have equal hashes, whatever the path."""

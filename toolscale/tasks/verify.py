@@ -75,7 +75,7 @@ class TraceStep:
     state_hash: str
     failure: FailureReason | None = None
     outcome_hash: str = ""  # the state with generated ids named by content (`Environment.outcome_hash`)
-    changed: frozenset[tuple[str, int]] = frozenset()  # rows (table, rowid) whose image a write changed
+    changed: frozenset[tuple[str, int, int]] = frozenset()  # cells (table, rowid, column) a write changed
 
 
 @dataclass(frozen=True)
@@ -249,14 +249,14 @@ class Verifier:
     ) -> Iterator[Reason]:
         """A write is redundant when the other writes alone reach the same outcome (reads change nothing).
 
-        Only a write that changed nothing, or one each of whose changed rows a later write changes again
-        (and may undo), can be: a row no later write changes keeps this write's image in the final state,
+        Only a write that changed nothing, or one each of whose changed cells a later write changes again
+        (and may undo), can be: a cell no later write changes keeps this write's value in the final state,
         and it would not be there without it. Only those are replayed.
         """
         writes = [index for index, action in enumerate(actions) if _writes(self.database, action.name)]
         if len(writes) < 2:
             return  # without its only write a task changes nothing: no_state_change's case
-        changed_later: list[frozenset[tuple[str, int]]] = [frozenset()] * len(writes)  # rows the writes after each change
+        changed_later: list[frozenset[tuple[str, int, int]]] = [frozenset()] * len(writes)  # cells the writes after each change
         for position in range(len(writes) - 2, -1, -1):
             changed_later[position] = changed_later[position + 1] | trace[writes[position + 1]].changed
         for position, dropped in enumerate(writes):
