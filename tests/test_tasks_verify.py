@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 import yaml
 
-from toolscale.domain.loader import domain_dir
+from toolscale.domain.loader import domain_dir, load_domain
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
+from toolscale.populate.stage import populate
 from toolscale.tasks.ambiguity import GrammarWords
 from toolscale.tasks.checks import CHECKS
 from toolscale.tasks.verify import Action, Candidate, Observed, Verifier
@@ -186,3 +187,31 @@ def test_a_replay_that_differs_from_what_synthesis_saw_is_nondeterministic(bank_
     assert Verifier(bank_db).verify(faithful).kept
     elsewhere = Candidate(GOOD.actions, SCENARIO, GOOD.communicate_info, Observed(outputs, bank_db.state_hash))
     assert [reason.check for reason in Verifier(bank_db).verify(elsewhere).reasons] == ["nondeterministic"]
+
+
+def test_a_write_a_later_one_would_have_made_anyway_is_redundant() -> None:
+    """weather's cancel_subscription revokes every active key, so revoking one first adds nothing. In the gold
+    run the cancel leaves that key alone (it is revoked by then): what a later tool can change, not what it did
+    change, is what sends the verifier to try the task without the first write."""
+    database = populate(load_domain("weather"), 150, seed=0)
+    with database.fork() as env:
+        ((user, key, label, email, first, last),) = env.query(
+            "SELECT k.user_id, k.key_id, k.label, u.email, u.first_name, u.last_name FROM api_keys k"
+            " JOIN subscriptions s ON s.user_id = k.user_id JOIN users u ON u.user_id = k.user_id"
+            " WHERE k.status = 'active' AND s.status <> 'cancelled' ORDER BY k.key_id LIMIT 1"
+        )
+    actions = (
+        Action("find_user_by_email", {"email": email}),
+        Action("list_api_keys", {"user_id": user}),
+        Action("revoke_api_key", {"user_id": user, "key_id": key}),
+        Action("cancel_subscription", {"user_id": user}),
+    )
+    scenario = f"You are {first} {last} ({email}). Revoke your API key labelled {label}, then cancel your subscription."
+    verdict = Verifier(database).verify(Candidate(actions, scenario))
+    assert [(reason.check, reason.action_index) for reason in verdict.reasons] == [("redundant_action", 2)]
+    # Cancelling alone is a task: the same candidate without the revoke is kept.
+    assert (
+        Verifier(database)
+        .verify(Candidate((*actions[:2], actions[3]), scenario.replace(f"Revoke your API key labelled {label}, then c", "C")))
+        .kept
+    )

@@ -54,6 +54,7 @@ class _RecordedParameters(dict[str, Any]):
 class _Compiled:
     reads: set[str] = field(default_factory=set)
     writes: dict[str, set[str]] = field(default_factory=dict)  # table -> {"INSERT", ...}
+    updated: dict[str, set[str]] = field(default_factory=dict)  # table -> the columns an UPDATE sets
     other: list[str] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)
     columns: tuple[str, ...] = ()
@@ -92,6 +93,8 @@ class _Compiler:
             return sqlite3.SQLITE_OK
         if action in _WRITE_ACTIONS and arg1 is not None:
             compiled.writes.setdefault(arg1, set()).add(_WRITE_ACTIONS[action])
+            if action == sqlite3.SQLITE_UPDATE and arg2 is not None:
+                compiled.updated.setdefault(arg1, set()).add(arg2)
         elif action == sqlite3.SQLITE_READ and arg1 is not None:
             compiled.reads.add(arg1)
         elif action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in FORBIDDEN_FUNCTIONS:
@@ -159,6 +162,34 @@ def _bare_compiler(spec: DomainSpec) -> _Compiler:
     one, so one broken expression does not hide every other problem."""
     bare_tables = [table.model_copy(update={"checks": [], "indexes": []}) for table in spec.tables]
     return _Compiler(spec.model_copy(update={"tables": bare_tables}))
+
+
+def changeable_columns(spec: DomainSpec) -> dict[str, frozenset[tuple[str, str | None]]]:
+    """What each write tool's effects can change, whatever its arguments: (table, column) for a column an
+    UPDATE sets, (table, None) for a table whose rows it inserts or deletes (every column). Taken from
+    SQLite's authorizer as the effects compile, so a column an upsert or a subquery sets counts too; an
+    effect that does not compile could change anything."""
+    compiler = _bare_compiler(spec)
+    everything = frozenset((table.name, None) for table in spec.tables)
+    found: dict[str, frozenset[tuple[str, str | None]]] = {}
+    try:
+        for tool in spec.tools:
+            if tool.kind != "write":
+                continue
+            cells: set[tuple[str, str | None]] = set()
+            for effect in tool.effects:
+                compiled = compiler.compile(effect)
+                if compiled.error is not None or compiled.other:
+                    cells = set(everything)
+                    break
+                for table, actions in compiled.writes.items():
+                    if actions & {"INSERT", "DELETE"} or not compiled.updated.get(table):
+                        cells.add((table, None))
+                    cells.update((table, column) for column in compiled.updated.get(table, ()))
+            found[tool.name] = frozenset(cells)
+    finally:
+        compiler.close()
+    return found
 
 
 def check_spec(spec: DomainSpec) -> list[Problem]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from toolscale.engine.database import DomainDatabase
 
 RowKey = tuple[str, int]  # (table, rowid)
-CellKey = tuple[str, int, int]  # (table, rowid, column index)
+CellKey = tuple[str, int, str]  # (table, rowid, column)
 RowDiff = dict[str, dict[str, Any] | None]
 StateDiff = dict[str, dict[str, RowDiff]]
 
@@ -258,17 +258,18 @@ class Environment:
 
     @property
     def last_changed(self) -> frozenset[CellKey]:
-        """The cells (table, rowid, column index) whose value the last successful write changed: every cell of
-        a row it inserted or deleted, none of a row it rewrote as it was. A verifier asks which writes overlap."""
+        """The cells (table, rowid, column) whose value the last successful write changed: every cell of a
+        row it inserted or deleted, none of a row it rewrote as it was. A verifier asks which writes overlap."""
         cells: set[CellKey] = set()
         for (table, rowid), (old_image, new_image) in self._last_images.items():
+            names = self._layouts[table].names
             if old_image is None or new_image is None:
-                image = old_image or new_image or ()  # neither: inserted and deleted again within the call
-                cells.update((table, rowid, column) for column in range(len(image)))
+                if old_image is not None or new_image is not None:  # neither: inserted and deleted again within the call
+                    cells.update((table, rowid, name) for name in names)
                 continue
-            for column, (old, new) in enumerate(zip(old_image, new_image, strict=True)):
+            for name, old, new in zip(names, old_image, new_image, strict=True):
                 if old != new or type(old) is not type(new):  # 1 and 1.0 are two states
-                    cells.add((table, rowid, column))
+                    cells.add((table, rowid, name))
         return frozenset(cells)
 
     def state_hash(self) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from toolscale.engine.database import DomainDatabase
+from toolscale.domain.checks import changeable_columns
+from toolscale.engine.database import DomainDatabase, spec_fingerprint
 from toolscale.engine.environment import Environment, FailureReason, StateDiff
 from toolscale.tasks import ambiguity
 from toolscale.tasks.checks import CheckName
@@ -75,7 +76,7 @@ class TraceStep:
     state_hash: str
     failure: FailureReason | None = None
     outcome_hash: str = ""  # the state with generated ids named by content (`Environment.outcome_hash`)
-    changed: frozenset[tuple[str, int, int]] = frozenset()  # cells (table, rowid, column) a write changed
+    changed: frozenset[tuple[str, int, str]] = frozenset()  # cells (table, rowid, column) a write changed
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,18 @@ def _token_char(character: str) -> bool:
     return character.isalnum() or character in "_-"
 
 
+_CHANGEABLE: dict[str, dict[str, frozenset[tuple[str, str | None]]]] = {}
+
+
+def _changeable_columns(database: DomainDatabase) -> dict[str, frozenset[tuple[str, str | None]]]:
+    """`changeable_columns` of the database's spec, compiled once per spec and process (a verifier is made per
+    unit of work)."""
+    key = spec_fingerprint(database.spec)
+    if key not in _CHANGEABLE:
+        _CHANGEABLE[key] = changeable_columns(database.spec)
+    return _CHANGEABLE[key]
+
+
 class Verifier:
     """Verifies candidates of one domain database; remembers kept tasks to refuse duplicates.
 
@@ -176,6 +189,7 @@ class Verifier:
             table.name: table.primary_key.name for table in spec.tables if table.primary_key.type == "text" and table.data is None
         }
         self._caller = spec.caller
+        self._changeable = _changeable_columns(database)
         self._seen: set[str] = set()
         # An episode that only ever reads, kept open to look values up in the initial state.
         self._initial = database.fork()
@@ -249,22 +263,27 @@ class Verifier:
     ) -> Iterator[Reason]:
         """A write is redundant when the other writes alone reach the same outcome (reads change nothing).
 
-        Only a write that changed nothing, or one each of whose changed cells a later write changes again
-        (and may undo), can be: a cell no later write changes keeps this write's value in the final state,
-        and it would not be there without it. Only those are replayed.
+        A write that changed a cell no later write's tool can change (by the columns its effects set, or
+        the tables it inserts into or deletes from) is not: that cell keeps this write's value to the end,
+        and without the write it would keep the one before. Only the other writes are replayed without.
         """
         writes = [index for index, action in enumerate(actions) if _writes(self.database, action.name)]
         if len(writes) < 2:
             return  # without its only write a task changes nothing: no_state_change's case
-        changed_later: list[frozenset[tuple[str, int, int]]] = [frozenset()] * len(writes)  # cells the writes after each change
-        for position in range(len(writes) - 2, -1, -1):
-            changed_later[position] = changed_later[position + 1] | trace[writes[position + 1]].changed
+        changeable = self._changeable
+        later: set[tuple[str, str | None]] = set()  # what the writes after the one at hand can change
+        can_change_later: list[frozenset[tuple[str, str | None]]] = []
+        for index in reversed(writes):
+            can_change_later.append(frozenset(later))
+            later |= changeable[actions[index].name]
+        can_change_later.reverse()
         for position, dropped in enumerate(writes):
             before = trace[dropped - 1].state_hash if dropped else initial  # reads change nothing
             if before == trace[dropped].state_hash:
                 yield Reason("redundant_action", f"{actions[dropped].name} changes nothing", dropped)
                 return
-            if not trace[dropped].changed <= changed_later[position]:
+            reach = can_change_later[position]
+            if any((table, column) not in reach and (table, None) not in reach for table, _, column in trace[dropped].changed):
                 continue
             with self.database.fork() as env:
                 rest = [actions[index] for index in writes if index != dropped]
