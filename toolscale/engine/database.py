@@ -71,6 +71,12 @@ class DomainDatabase:
         return domain_layout(self.spec)
 
     @cached_property
+    def initial_row_digests(self) -> dict[tuple[str, int], int]:
+        """Digests of this database's rows by (table, rowid), filled in by the episodes that touch them: each
+        episode starts from these rows, and digesting one costs more than looking it up."""
+        return {}
+
+    @cached_property
     def connections(self) -> ConnectionPool:
         """Copies of this database for episodes (see `toolscale.engine.connection`)."""
         return ConnectionPool(self.image, [table.name for table in self.spec.tables])

@@ -87,6 +87,11 @@ class Environment:
         # (None: absent); both come from the change log, so a diff reads nothing back.
         self._baseline: dict[RowKey, state.Row | None] = {}
         self._latest: dict[RowKey, state.Row | None] = {}
+        # Row digests, so a row's image is digested once however often it is touched: the current image's
+        # of each row this episode touched, and the database's own (shared by its episodes) for the image
+        # a row has until an episode first touches it.
+        self._latest_digests: dict[RowKey, int] = {}
+        self._initial_digests = database.initial_row_digests
         # The change log is only read, never emptied (the episode's rollback does that): entries up to
         # this seq are absorbed. Failed calls and undone queries roll their entries back with them.
         self._absorbed_seq = 0
@@ -247,14 +252,23 @@ class Environment:
         for key, old_image in before.items():
             table = key[0]
             new_image = after[key]
-            delta = (state.row_digest(table, new_image) if new_image is not None else 0) - (
-                state.row_digest(table, old_image) if old_image is not None else 0
-            )
-            self._digest_sums[table] = (self._digest_sums[table] + delta) % state.MODULUS
+            old_digest = 0 if old_image is None else self._digest_of(key, old_image)
+            new_digest = 0 if new_image is None else state.row_digest(table, new_image)
+            self._latest_digests[key] = new_digest
+            self._digest_sums[table] = (self._digest_sums[table] + new_digest - old_digest) % state.MODULUS
             self._baseline.setdefault(key, old_image)
             self._latest[key] = new_image
             self._last_images[key] = (old_image, new_image)
         self._state_hash = self._outcome_hash = None
+
+    def _digest_of(self, key: RowKey, image: state.Row) -> int:
+        """The digest of the image row `key` has before the call being absorbed."""
+        if key in self._baseline:  # touched before in this episode: its image is the one digested then
+            return self._latest_digests[key]
+        digest = self._initial_digests.get(key)  # untouched so far: the database's own row
+        if digest is None:
+            digest = self._initial_digests[key] = state.row_digest(key[0], image)
+        return digest
 
     @property
     def last_changed(self) -> frozenset[CellKey]:
