@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from toolscale.spec.errors import SpecError
 from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar, phrasings, template_fields
 from toolscale.tasks.preference import SynthesisConfig
+from toolscale.tasks.run import YOUNG_COLLECTION_THRESHOLD, synthesize_domain
 from toolscale.tasks.spoken import spoken
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 from toolscale.tasks.verify import Verifier
@@ -294,3 +297,23 @@ def test_grammar_phrasings_and_pools_are_checked(tmp_path: Path) -> None:
         ("goals[1].values.account_number", "'between' must be [low, high] with low <= high"),
         ("refusals[0].tool", "'get_account' is not a write tool of domain 'bank'"),
     }
+
+
+def test_synthesis_collects_less_often_while_it_runs_and_puts_the_threshold_back() -> None:
+    """synthesize_domain raises the collector's young threshold for its own loop only: the process it runs in
+    (a CLI, a Ray worker, a notebook) keeps its own setting, even when synthesis fails half-way."""
+    grammar = load_grammar(domain_dir("bank") / GRAMMAR_FILE, load_domain("bank"))
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    def indices() -> Iterator[int]:
+        yield 0
+        seen.append(gc.get_threshold())
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        synthesize_domain(bank(), grammar, CONFIG, seed=0, indices=indices())
+    assert seen == [(YOUNG_COLLECTION_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+    synthesize_domain(bank(), grammar, CONFIG, seed=0, indices=range(3))
+    assert gc.get_threshold() == before
