@@ -92,8 +92,9 @@ def ambiguous_target(
             rivals = sorted(
                 other for other in seen.keys_of(table, context.keys) if other != value and seen.places[other] & where_seen
             )
-            target = _Target(context, scenario, table, action, parameter, value, seen)
+            target: _Target | None = None  # what tells the target apart, worked out only if it has a rival
             for rival in rivals:
+                target = target or _Target(context, scenario, table, action, parameter, value, seen)
                 if target.told_apart_from(rival):
                     continue
                 if _reaches_elsewhere(context, actions, value, rival, outcome):
