@@ -10,7 +10,7 @@ PIPELINE ?= pipelines/default.yaml
 
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run domain push tau2 train train-smoke eval eval-smoke llm-server vllm vllm-smoke test bench lint schema clean populate synth review
+.PHONY: run domain push tau2 train train-smoke eval eval-smoke llm-server vllm vllm-smoke test bench bench-vs-base lint schema clean populate synth review
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -127,6 +127,11 @@ schema: $(STAMP) ## regenerate schemas/*.json after changing the spec models
 
 bench: $(STAMP) $(LLM_STAMP) $(VLLM_MODEL)/config.json ## speed figures (not tests)
 	$(BIN)/python -m benchmarks.engine && $(BIN)/python -m benchmarks.populate && $(BIN)/python -m benchmarks.retail && $(BIN)/python -m benchmarks.synthesis && $(BIN)/python -m benchmarks.pipeline && $(BIN)/python -m benchmarks.train && $(BIN)/python -m benchmarks.eval && $(BIN)/python -m benchmarks.review && $(BIN)/python -m benchmarks.llm
+
+ROUNDS ?= 2
+
+bench-vs-base: $(STAMP) ## synthesis + verification speed over the commit before issue 13, side by side: [ROUNDS=2]
+	$(BIN)/python -m benchmarks.synthesis_vs_base --rounds $(ROUNDS)
 
 populate: $(STAMP) ## one domain's database: make populate DOMAIN=bank [SIZE=rows of the caller table] [SEED=0]
 	$(BIN)/toolscale populate --domain $(DOMAIN) $(if $(SIZE),--size $(SIZE)) --seed $(SEED) --out output/databases/$(DOMAIN).sqlite
