@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--commit", default=BASE_COMMIT, help="the earlier commit to compare with")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of the two trees")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="toolscale-bench-") as scratch:
         base = Path(scratch) / "base"
@@ -57,6 +59,8 @@ def main() -> None:
         try:
             for number in range(1, args.rounds + 1):
                 before, after = _throughput(base), _throughput(ROOT)
+                if "all" not in before or "all" not in after:
+                    raise SystemExit("a synthesis benchmark printed no 'all' figure; its output format differs")
                 for domain in after.keys() & before.keys():
                     ratios.setdefault(domain, []).append(after[domain] / before[domain])
                 ratio = ratios["all"][-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from toolscale.spec.errors import SpecError
 from toolscale.tasks.ambiguity import grammar_words
 from toolscale.tasks.grammar import GRAMMAR_FILE, fill, load_grammar, phrasings, template_fields
 from toolscale.tasks.preference import SynthesisConfig
-from toolscale.tasks.run import YOUNG_COLLECTION_THRESHOLD, synthesize_domain
+from toolscale.tasks.run import _YOUNG_COLLECTIONS, YOUNG_COLLECTION_THRESHOLD, synthesize_domain
 from toolscale.tasks.spoken import spoken
 from toolscale.tasks.synthesize import SynthesizedTask, Synthesizer
 from toolscale.tasks.verify import Verifier
@@ -340,3 +341,32 @@ def test_no_kept_task_has_a_write_that_can_be_dropped(domain: str) -> None:
                 )
             assert not reached, f"{task.id}: without {actions[dropped][0]} the other writes reach its outcome"
     assert tried >= 50
+
+
+def test_threads_synthesizing_at_once_share_one_raise_of_the_threshold() -> None:
+    """Domain authoring synthesizes in threads: one that finishes first must not put the threshold back under
+    another still running, and the last one out restores the setting the first one found."""
+    before = gc.get_threshold()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def first() -> None:
+        with _YOUNG_COLLECTIONS.fewer():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with _YOUNG_COLLECTIONS.fewer():
+            second_in.set()
+            first_out.wait(5)
+            seen.append(gc.get_threshold())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [(YOUNG_COLLECTION_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before

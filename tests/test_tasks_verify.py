@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from toolscale.domain.loader import domain_dir, load_domain
+from toolscale.domain.checks import changeable_columns
+from toolscale.domain.loader import domain_dir, load_domain, load_spec
 from toolscale.engine.database import DomainDatabase
 from toolscale.engine.environment import Environment
 from toolscale.examples import FIXTURE_FILE
@@ -215,3 +216,91 @@ def test_a_write_a_later_one_would_have_made_anyway_is_redundant() -> None:
         .verify(Candidate((*actions[:2], actions[3]), scenario.replace(f"Revoke your API key labelled {label}, then c", "C")))
         .kept
     )
+
+
+PUT_PAYEE = {  # rewrites a payee's name by replacing its row: REPLACE deletes it and inserts it at another rowid
+    "name": "put_payee",
+    "kind": "write",
+    "description": "Save a payee again under a new name.",
+    "parameters": {
+        "properties": {"client_id": {"type": "string"}, "payee_id": {"type": "string"}, "name": {"type": "string"}},
+        "required": ["client_id", "payee_id", "name"],
+    },
+    "effects": [
+        "INSERT OR REPLACE INTO payees (payee_id, client_id, name, account_number, created_on)"
+        " SELECT payee_id, client_id, :name, account_number, created_on FROM payees"
+        " WHERE payee_id = :payee_id AND client_id = :client_id"
+    ],
+    "result": {"query": "SELECT payee_id, name FROM payees WHERE payee_id = :payee_id"},
+}
+RENAME_PAYEE = {
+    "name": "rename_payee",
+    "kind": "write",
+    "description": "Rename a payee.",
+    "parameters": PUT_PAYEE["parameters"],
+    "effects": ["UPDATE payees SET name = :name WHERE payee_id = :payee_id AND client_id = :client_id"],
+    "result": PUT_PAYEE["result"],
+}
+
+
+TAKE_EMAIL = {  # an email another client holds is taken from them: UPDATE OR REPLACE deletes that client's row
+    "name": "take_email",
+    "kind": "write",
+    "description": "Set the client's email, whoever had it.",
+    "parameters": {
+        "properties": {"client_id": {"type": "string"}, "email": {"type": "string"}},
+        "required": ["client_id", "email"],
+    },
+    "effects": ["UPDATE OR REPLACE clients SET email = :email WHERE client_id = :client_id"],
+    "result": {"query": "SELECT client_id, email FROM clients WHERE client_id = :client_id"},
+}
+
+
+@pytest.fixture(scope="module")
+def replacing_bank(tmp_path_factory: pytest.TempPathFactory) -> DomainDatabase:
+    """The bank with three more tools: two that REPLACE rows, one that renames a payee."""
+    data = yaml.safe_load((domain_dir("bank") / "domain.yaml").read_text(encoding="utf-8"))
+    data["tools"] += [PUT_PAYEE, RENAME_PAYEE, TAKE_EMAIL]
+    path = tmp_path_factory.mktemp("replacing") / "bank" / "domain.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return populate(load_spec(path), 60, seed=0)
+
+
+def test_what_a_tool_can_change_counts_a_replace_as_every_column(replacing_bank: DomainDatabase) -> None:
+    changeable = changeable_columns(replacing_bank.spec)
+    assert changeable["put_payee"] == {("payees", None)}  # the rows a REPLACE deletes are not named anywhere
+    assert changeable["rename_payee"] == {("payees", "name")}
+    assert ("clients", None) in changeable["take_email"]  # an UPDATE that may delete the row holding the email
+    assert changeable["pay_payee"] == {("accounts", "balance"), ("transactions", None)}
+
+
+def test_a_row_replace_moves_is_one_row_changed_where_its_values_differ(replacing_bank: DomainDatabase) -> None:
+    with replacing_bank.fork() as env:
+        ((client, payee, rowid),) = env.query("SELECT client_id, payee_id, rowid FROM payees ORDER BY rowid LIMIT 1")
+        assert env.call("put_payee", {"client_id": client, "payee_id": payee, "name": "Alpha"}).ok
+        ((moved,),) = env.query("SELECT rowid FROM payees WHERE payee_id = ?", (payee,))
+        assert moved != rowid
+        assert env.last_changed == {("payees", moved, "name")}
+        assert env.call("remove_payee", {"client_id": client, "payee_id": payee}).ok
+        payees = next(table for table in replacing_bank.spec.tables if table.name == "payees")
+        assert env.last_changed == {("payees", moved, column.name) for column in payees.columns}
+
+
+def test_a_write_whose_row_a_later_one_rewrites_whole_is_redundant(replacing_bank: DomainDatabase) -> None:
+    """put_payee moves the row; rename_payee then sets the name it set: without put_payee the state is the same
+    (the state hash has no rowids), which only a replay shows."""
+    with replacing_bank.fork() as env:
+        ((client, payee, name, email, first, last),) = env.query(
+            "SELECT p.client_id, p.payee_id, p.name, c.email, c.first_name, c.last_name FROM payees p"
+            " JOIN clients c ON c.client_id = p.client_id WHERE c.status = 'active' ORDER BY p.rowid LIMIT 1"
+        )
+    actions = (
+        Action("find_client_by_email", {"email": email}),
+        Action("list_payees", {"client_id": client}),
+        Action("put_payee", {"client_id": client, "payee_id": payee, "name": "Alpha Power"}),
+        Action("rename_payee", {"client_id": client, "payee_id": payee, "name": "Beta Power"}),
+    )
+    scenario = f"You are {first} {last} ({email}). Rename your payee {name} to Alpha Power, then to Beta Power."
+    verdict = Verifier(replacing_bank).verify(Candidate(actions, scenario))
+    assert [(reason.check, reason.action_index) for reason in verdict.reasons] == [("redundant_action", 2)]

@@ -36,6 +36,9 @@ _WRITE_ACTIONS = {sqlite3.SQLITE_INSERT: "INSERT", sqlite3.SQLITE_UPDATE: "UPDAT
 _TIME_FUNCTION_CALL = re.compile(rf"({'|'.join(TIME_FUNCTIONS)})\(-?\d+\)")
 _CLOCK_SIGNATURES = clock_signatures()
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# A statement whose conflicts may be resolved by deleting rows (read as text: a literal that says it too only
+# makes the answer more careful).
+_MAY_REPLACE = re.compile(r"\bREPLACE\s+INTO\b|\bOR\s+REPLACE\b", re.IGNORECASE)
 
 
 class _RecordedParameters(dict[str, Any]):
@@ -166,9 +169,13 @@ def _bare_compiler(spec: DomainSpec) -> _Compiler:
 
 def changeable_columns(spec: DomainSpec) -> dict[str, frozenset[tuple[str, str | None]]]:
     """What each write tool's effects can change, whatever its arguments: (table, column) for a column an
-    UPDATE sets, (table, None) for a table whose rows it inserts or deletes (every column). Taken from
-    SQLite's authorizer as the effects compile, so a column an upsert or a subquery sets counts too; an
-    effect that does not compile could change anything."""
+    UPDATE sets, (table, None) for a table whose rows it inserts or deletes (every column), or may replace.
+
+    Taken from SQLite's authorizer as the effects compile, so a column an upsert or a subquery sets counts
+    too. The authorizer does not report the rows a REPLACE conflict deletes, so a statement that can
+    replace (`INSERT OR REPLACE`, `REPLACE INTO`, `UPDATE OR REPLACE`) can change every column of the
+    tables it writes. An effect that does not compile could change anything. (Specs declare no triggers
+    and no foreign-key actions, which would change rows no statement names.)"""
     compiler = _bare_compiler(spec)
     everything = frozenset((table.name, None) for table in spec.tables)
     found: dict[str, frozenset[tuple[str, str | None]]] = {}
@@ -182,8 +189,9 @@ def changeable_columns(spec: DomainSpec) -> dict[str, frozenset[tuple[str, str |
                 if compiled.error is not None or compiled.other:
                     cells = set(everything)
                     break
+                replaces = _MAY_REPLACE.search(effect) is not None
                 for table, actions in compiled.writes.items():
-                    if actions & {"INSERT", "DELETE"} or not compiled.updated.get(table):
+                    if replaces or actions & {"INSERT", "DELETE"} or not compiled.updated.get(table):
                         cells.add((table, None))
                     cells.update((table, column) for column in compiled.updated.get(table, ()))
             found[tool.name] = frozenset(cells)

@@ -87,9 +87,9 @@ class Environment:
         # (None: absent); both come from the change log, so a diff reads nothing back.
         self._baseline: dict[RowKey, state.Row | None] = {}
         self._latest: dict[RowKey, state.Row | None] = {}
-        # Row digests, so a row's image is digested once however often it is touched: the current image's
-        # of each row this episode touched, and the database's own (shared by its episodes) for the image
-        # a row has until an episode first touches it.
+        # Row digests, so an image is digested once however often its row is touched: the digest of the
+        # current image of each row this episode touched, and, shared by all episodes of the database, the
+        # digest of each row as the database holds it (the image a row has until an episode first touches it).
         self._latest_digests: dict[RowKey, int] = {}
         self._initial_digests = database.initial_row_digests
         # The change log is only read, never emptied (the episode's rollback does that): entries up to
@@ -232,7 +232,8 @@ class Environment:
     # -- state ---------------------------------------------------------------------------------
 
     def _absorb_changes(self, entries: list[Any]) -> None:
-        """Fold the rows the last call touched (its change-log entries) into the digest sums and the episode baseline."""
+        """Fold the rows the last call touched (its change-log entries) into the digest sums (with each image's
+        digest kept for the next call that touches the row), the episode baseline and `last_changed`'s images."""
         self._last_images = {}
         if not entries:
             return
@@ -273,18 +274,37 @@ class Environment:
     @property
     def last_changed(self) -> frozenset[CellKey]:
         """The cells (table, rowid, column) whose value the last successful write changed: every cell of a
-        row it inserted or deleted, none of a row it rewrote as it was. A verifier asks which writes overlap."""
+        row it inserted or deleted, none of a row it rewrote as it was. A verifier asks which writes overlap.
+
+        A row is followed by its rowid, and else by its primary key, as the state hash (which has no rowids)
+        sees it: a row REPLACE deleted and inserted again at another rowid is one row, changed where its
+        values differ. The rowid in a cell is where the row is now (where it was, for a deleted row)."""
         cells: set[CellKey] = set()
+        deleted: dict[tuple[str, state.SqlValue], tuple[int, state.Row]] = {}
+        inserted: dict[tuple[str, state.SqlValue], tuple[int, state.Row]] = {}
         for (table, rowid), (old_image, new_image) in self._last_images.items():
-            names = self._layouts[table].names
-            if old_image is None or new_image is None:
-                if old_image is not None or new_image is not None:  # neither: inserted and deleted again within the call
-                    cells.update((table, rowid, name) for name in names)
-                continue
-            for name, old, new in zip(names, old_image, new_image, strict=True):
-                if old != new or type(old) is not type(new):  # 1 and 1.0 are two states
-                    cells.add((table, rowid, name))
+            key = self._layouts[table].primary_key_index
+            if old_image is not None and new_image is not None:
+                cells.update(self._changed_cells(table, rowid, old_image, new_image))
+            elif old_image is not None:
+                deleted[(table, old_image[key])] = (rowid, old_image)
+            elif new_image is not None:
+                inserted[(table, new_image[key])] = (rowid, new_image)
+            # neither: inserted and deleted again within the call
+        for row in deleted.keys() | inserted.keys():
+            table = row[0]
+            if row in deleted and row in inserted:  # moved to another rowid
+                rowid, new_image = inserted[row]
+                cells.update(self._changed_cells(table, rowid, deleted[row][1], new_image))
+            else:
+                rowid, _ = deleted.get(row) or inserted[row]
+                cells.update((table, rowid, name) for name in self._layouts[table].names)
         return frozenset(cells)
+
+    def _changed_cells(self, table: str, rowid: int, old_image: state.Row, new_image: state.Row) -> Iterator[CellKey]:
+        for name, old, new in zip(self._layouts[table].names, old_image, new_image, strict=True):
+            if old != new or type(old) is not type(new):  # 1 and 1.0 are two states
+                yield (table, rowid, name)
 
     def state_hash(self) -> str:
         """The canonical hash of the current state; equal states have equal hashes, whatever the path."""

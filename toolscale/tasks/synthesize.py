@@ -188,7 +188,7 @@ def _scenario_template() -> jinja2.Template:
 
 
 @jinja2.pass_context
-def _pick(context: jinja2.runtime.Context, phrasings: Sequence[Any], **fields: str) -> Any:
+def _pick(context: jinja2.runtime.Context, phrasings: Sequence[Any], **fields: Any) -> Any:
     """The template's `phrasings | pick(**fields)`: one phrasing drawn with the task's RNG, its {fields} filled.
 
     A filter rather than a function in the context: Jinja calls a filter directly, a function through

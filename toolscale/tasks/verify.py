@@ -17,7 +17,7 @@ from pydantic import ConfigDict
 
 from toolscale.domain.checks import changeable_columns
 from toolscale.engine.database import DomainDatabase, spec_fingerprint
-from toolscale.engine.environment import Environment, FailureReason, StateDiff
+from toolscale.engine.environment import CellKey, Environment, FailureReason, StateDiff
 from toolscale.tasks import ambiguity
 from toolscale.tasks.checks import CheckName
 from toolscale.tasks.communicate import weakness
@@ -76,7 +76,7 @@ class TraceStep:
     state_hash: str
     failure: FailureReason | None = None
     outcome_hash: str = ""  # the state with generated ids named by content (`Environment.outcome_hash`)
-    changed: frozenset[tuple[str, int, str]] = frozenset()  # cells (table, rowid, column) a write changed
+    changed: frozenset[CellKey] = frozenset()  # the cells a write changed (`Environment.last_changed`)
 
 
 @dataclass(frozen=True)
