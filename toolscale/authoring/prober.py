@@ -52,8 +52,7 @@ class Prober:
         self.database = database
         self.grammar = grammar
         spec = database.spec
-        caller = spec.table(spec.caller.table)
-        assert caller is not None
+        caller = spec.caller_table()
         self._caller_key = caller.primary_key.name
         with database.fork() as environment:
             self._rows = {

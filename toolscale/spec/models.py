@@ -247,6 +247,13 @@ class DomainSpec(StrictModel):
     def table(self, name: str) -> Table | None:
         return next((table for table in self.tables if table.name == name), None)
 
+    def caller_table(self) -> Table:
+        """The table of the callers' rows, which a checked spec has (`check_spec` reports it missing)."""
+        table = self.table(self.caller.table)
+        if table is None:
+            raise ValueError(f"domain {self.name!r}: its caller table {self.caller.table!r} is not one of its tables")
+        return table
+
     def tool(self, name: str) -> Tool | None:
         return next((tool for tool in self.tools if tool.name == name), None)
 

@@ -220,8 +220,6 @@ def grammar_problems(grammar: TaskGrammar, spec: DomainSpec) -> list[tuple[tuple
             for name in template_fields(template):
                 if table.column(name) is None:
                     problems.append((("mentions", table_name), f"table {table_name!r} has no column {name!r}"))
-    caller = spec.table(spec.caller.table)
-    assert caller is not None
     for index, goal in enumerate(grammar.goals):
         where: tuple[str | int, ...] = ("goals", index)
         tool = spec.tool(goal.tool)

@@ -212,8 +212,7 @@ class Synthesizer:
         self.grammar = grammar
         self.config = config
         spec = database.spec
-        caller = spec.table(spec.caller.table)
-        assert caller is not None
+        caller = spec.caller_table()
         self._caller_key = caller.primary_key.name
         # Every caller's row as it is in the initial state, where each candidate starts: read once, not per candidate.
         names = [column.name for column in caller.columns]
